@@ -1,0 +1,220 @@
+"""Input checks and reductions shared by every loss in the package (private).
+
+Every public function validates its arguments here, before any work is done, so that a
+wrong shape, dtype or hyperparameter fails with a message that names the argument, the
+expected value and the actual one. Nothing in this module is part of the public API.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+__all__: list[str] = []
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+# --------------------------------------------------------------------------- reductions
+def check_reduction(reduction: str, choices: Sequence[str] = REDUCTIONS) -> str:
+    """Return ``reduction`` if it is one of ``choices``, else raise ValueError."""
+    if not isinstance(reduction, str) or reduction not in choices:
+        raise ValueError(f"reduction must be one of {tuple(choices)}, got {reduction!r}")
+    return reduction
+
+
+def safe_divide(numerator: Tensor, denominator: Tensor | float) -> Tensor:
+    """``numerator / denominator``, and 0 (with zero gradients) where the denominator is 0.
+
+    Used for means over empty or fully ignored batches: their numerator is an empty sum
+    (0), so the loss is 0 instead of NaN, and no NaN leaks into the backward pass.
+    """
+    denominator = torch.as_tensor(denominator, dtype=numerator.dtype, device=numerator.device)
+    nonzero = denominator != 0
+    return numerator / torch.where(nonzero, denominator, torch.ones_like(denominator))
+
+
+def reduce_loss(loss: Tensor, reduction: str, denominator: Tensor | float | None = None) -> Tensor:
+    """Apply ``reduction`` to an unreduced loss.
+
+    ``"mean"`` divides the sum by ``denominator`` (default: the number of elements);
+    an empty sum over a zero denominator gives 0, not NaN.
+    """
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return safe_divide(total, loss.numel() if denominator is None else denominator)
+
+
+# --------------------------------------------------------------------------- dtypes
+def compute_dtype(tensor: Tensor) -> torch.dtype:
+    """The dtype a loss computes in: float32 for half precision, the tensor's own otherwise."""
+    if tensor.dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    return tensor.dtype
+
+
+def upcast(tensor: Tensor) -> Tensor:
+    """``tensor`` in its compute dtype (fp16/bf16 become float32; float32/64 unchanged)."""
+    return tensor.to(compute_dtype(tensor))
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Tensor):
+        return f"a tensor of dtype {value.dtype}"
+    return f"{type(value).__name__}"
+
+
+def check_tensor(value: object, name: str) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {_describe(value)}")
+    return value
+
+
+def check_floating(value: object, name: str) -> Tensor:
+    """Raise TypeError unless ``value`` is a floating-point tensor."""
+    tensor = check_tensor(value, name)
+    if not tensor.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {tensor.dtype}")
+    return tensor
+
+
+def check_integer(value: object, name: str) -> Tensor:
+    """Raise TypeError unless ``value`` is an integer tensor (class indices)."""
+    tensor = check_tensor(value, name)
+    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"{name} must hold class indices (an integer tensor), got dtype {tensor.dtype}")
+    return tensor
+
+
+# --------------------------------------------------------------------------- shapes
+def _shape(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_min_ndim(tensor: Tensor, name: str, ndim: int, layout: str) -> None:
+    """Raise ValueError if ``tensor`` has fewer than ``ndim`` dimensions; ``layout`` names the expected form."""
+    if tensor.dim() < ndim:
+        raise ValueError(f"{name} must have shape {layout}, got {_shape(tensor.shape)}")
+
+
+def check_same_shape(a: Tensor, b: Tensor, names: tuple[str, str] = ("input", "target")) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names[1]} must have the same shape as {names[0]}, "
+            f"expected {_shape(a.shape)}, got {_shape(b.shape)}"
+        )
+
+
+def check_broadcastable(tensor: Tensor, name: str, shape: torch.Size, target_name: str) -> None:
+    """Raise ValueError unless ``tensor`` broadcasts to ``shape`` without changing it."""
+    try:
+        broadcast = torch.broadcast_shapes(tensor.shape, shape)
+    except RuntimeError:
+        broadcast = None
+    if broadcast != shape:
+        raise ValueError(
+            f"{name} must broadcast to the shape of {target_name} {_shape(shape)}, got {_shape(tensor.shape)}"
+        )
+
+
+def check_same_device(*pairs: tuple[str, Tensor]) -> None:
+    devices = {t.device for _, t in pairs}
+    if len(devices) > 1:
+        where = ", ".join(f"{n} on {t.device}" for n, t in pairs)
+        raise ValueError(f"all tensors must be on one device, got {where}")
+
+
+# --------------------------------------------------------------------------- numbers
+def check_number(
+    value: object,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float if it is a finite real number inside the interval, else raise.
+
+    The interval is ``[low, high]``; ``low_open`` / ``high_open`` exclude an end point.
+    """
+    if isinstance(value, Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+    value = float(value)
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+    inside = math.isfinite(value)
+    if low is not None:
+        inside = inside and (value > low if low_open else value >= low)
+    if high is not None:
+        inside = inside and (value < high if high_open else value <= high)
+    if not inside:
+        raise ValueError(f"{name} must be in {interval}, got {value}")
+    return value
+
+
+def check_int(value: object, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` if it is an integer in ``[low, high]``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {_describe(value)}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        interval = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        raise ValueError(f"{name} must be an integer in {interval}, got {value}")
+    return value
+
+
+# --------------------------------------------------------------------------- tensor values
+def check_values_in(tensor: Tensor, name: str, low: float, high: float) -> None:
+    """Raise ValueError if any element of ``tensor`` lies outside ``[low, high]`` (or is NaN)."""
+    if tensor.numel() == 0:
+        return
+    bad = ~((tensor >= low) & (tensor <= high))
+    if bool(bad.any()):
+        example = tensor[bad].flatten()[0].item()
+        raise ValueError(f"{name} values must be in [{low}, {high}], got {example}")
+
+
+def check_class_target(input: Tensor, target: Tensor, *, ignore_index: int | None = None) -> None:
+    """Check integer class indices for ``input`` of shape (N, C, d1, ...).
+
+    ``target`` must be an integer tensor of shape (N, d1, ...) with values in [0, C) or equal
+    to ``ignore_index``.
+    """
+    check_integer(target, "target")
+    expected = (input.shape[0], *input.shape[2:])
+    if tuple(target.shape) != expected:
+        raise ValueError(
+            f"target of class indices must have shape (N, d1, ...) = {_shape(expected)} "
+            f"for input {_shape(input.shape)}, got {_shape(target.shape)}"
+        )
+    num_classes = input.shape[1]
+    bad = (target < 0) | (target >= num_classes)
+    if ignore_index is not None:
+        bad &= target != ignore_index
+    if target.numel() and bool(bad.any()):
+        example = target[bad].flatten()[0].item()
+        allowed = f"[0, {num_classes - 1}]"
+        if ignore_index is not None:
+            allowed += f" or ignore_index={ignore_index}"
+        raise ValueError(f"target class indices must be in {allowed}, got {example}")
+
+
+def check_class_weight(weight: Tensor | None, num_classes: int, input: Tensor, name: str = "weight") -> Tensor | None:
+    """Check a per-class weight vector of shape (C,) with non-negative entries."""
+    if weight is None:
+        return None
+    check_floating(weight, name)
+    if weight.shape != (num_classes,):
+        raise ValueError(f"{name} must have shape (C,) = ({num_classes},), got {_shape(weight.shape)}")
+    check_same_device(("input", input), (name, weight))
+    check_values_in(weight, name, 0.0, math.inf)
+    return weight

@@ -1,0 +1,175 @@
+"""Evaluation metrics used across the chapters: accuracy, calibration, ranking quality.
+
+All functions take logits or scores as tensors and return Python floats (or tensors of
+per-bin values), computed in float64 on the tensors' device.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from . import _checks as C
+
+__all__ = [
+    "accuracy",
+    "balanced_accuracy",
+    "average_precision",
+    "ReliabilityCurve",
+    "reliability_curve",
+    "expected_calibration_error",
+]
+
+
+def _confidence_and_correct(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Top-class confidence and correctness, for binary (N,) or multi-class (N, C) logits."""
+    C.check_floating(logits, "logits")
+    C.check_integer(target, "target")
+    if logits.dim() == 1:
+        if target.shape != logits.shape:
+            raise ValueError(f"target must have shape {tuple(logits.shape)} for binary logits, got {tuple(target.shape)}")
+        C.check_values_in(target, "target", 0, 1)
+        p = torch.sigmoid(logits.double())
+        prediction = (p > 0.5).long()
+        confidence = torch.maximum(p, 1.0 - p)
+    elif logits.dim() == 2:
+        C.check_class_target(logits, target)
+        p = torch.softmax(logits.double(), dim=1)
+        confidence, prediction = p.max(dim=1)
+    else:
+        raise ValueError(f"logits must have shape (N,) or (N, C), got {tuple(logits.shape)}")
+    return confidence, (prediction == target).double()
+
+
+def accuracy(logits: Tensor, target: Tensor) -> float:
+    """Fraction of correct top-1 predictions; binary (N,) logits are thresholded at 0.
+
+    Example:
+        >>> accuracy(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))
+        0.5
+    """
+    _, correct = _confidence_and_correct(logits, target)
+    return float(correct.mean()) if correct.numel() else 0.0
+
+
+def balanced_accuracy(prediction: Tensor, target: Tensor) -> float:
+    """Mean over the classes present in ``target`` of the recall of that class.
+
+    Insensitive to class frequencies: predicting the majority class always scores 1/K.
+
+    Args:
+        prediction: predicted class indices (N,).
+        target: true class indices (N,).
+
+    Example:
+        >>> balanced_accuracy(torch.tensor([0, 0, 0, 0]), torch.tensor([0, 0, 0, 1]))
+        0.5
+    """
+    C.check_integer(prediction, "prediction")
+    C.check_integer(target, "target")
+    C.check_same_shape(prediction, target, ("prediction", "target"))
+    classes = torch.unique(target)
+    if classes.numel() == 0:
+        raise ValueError("target must not be empty")
+    hits = (prediction.unsqueeze(0) == target.unsqueeze(0)) & (target.unsqueeze(0) == classes.unsqueeze(1))
+    support = (target.unsqueeze(0) == classes.unsqueeze(1)).sum(dim=1)
+    return float((hits.sum(dim=1).double() / support).mean())
+
+
+def average_precision(scores: Tensor, target: Tensor) -> float:
+    r"""Average precision of a binary ranking: :math:`\sum_k (R_k - R_{k-1}) P_k`.
+
+    The sum runs over the distinct score thresholds, highest first, so tied scores are one
+    step (the definition of scikit-learn's ``average_precision_score``). Prevalence is the AP
+    of a random ranking.
+
+    Args:
+        scores: real scores or logits (N,); higher means more likely positive.
+        target: 0/1 labels (N,) with at least one positive.
+
+    Example:
+        >>> average_precision(torch.tensor([0.9, 0.8, 0.3, 0.1]), torch.tensor([1, 0, 1, 0]))
+        0.8333333333333333
+    """
+    C.check_floating(scores, "scores")
+    C.check_tensor(target, "target")
+    if scores.dim() != 1:
+        raise ValueError(f"scores must have shape (N,), got {tuple(scores.shape)}")
+    C.check_same_shape(scores, target, ("scores", "target"))
+    C.check_values_in(target, "target", 0, 1)
+    y = target.double()
+    num_pos = y.sum()
+    if float(num_pos) == 0:
+        raise ValueError("target must contain at least one positive for average precision")
+    order = torch.argsort(scores.double(), descending=True, stable=True)
+    s, y = scores.double()[order], y[order]
+    tp = torch.cumsum(y, 0)
+    seen = torch.arange(1, len(y) + 1, device=y.device, dtype=torch.float64)
+    last_of_tie = torch.ones_like(s, dtype=torch.bool)
+    last_of_tie[:-1] = s[1:] != s[:-1]
+    tp, seen = tp[last_of_tie], seen[last_of_tie]
+    precision = tp / seen
+    recall = tp / num_pos
+    recall_step = torch.diff(recall, prepend=recall.new_zeros(1))
+    return float((recall_step * precision).sum())
+
+
+class ReliabilityCurve(NamedTuple):
+    """Per-bin statistics of a reliability diagram (bins of equal width on [0, 1])."""
+
+    edges: Tensor
+    confidence: Tensor
+    accuracy: Tensor
+    count: Tensor
+
+
+def reliability_curve(logits: Tensor, target: Tensor, *, n_bins: int = 15) -> ReliabilityCurve:
+    """Mean confidence, accuracy and count of the top-class prediction in each confidence bin.
+
+    Binary logits (N,) use the confidence :math:`\\max(p, 1 - p)`; multi-class logits (N, C)
+    the largest softmax probability. Empty bins hold NaN confidence and accuracy and a count of 0.
+    """
+    n_bins = C.check_int(n_bins, "n_bins", low=1)
+    confidence, correct = _confidence_and_correct(logits, target)
+    edges = torch.linspace(0.0, 1.0, n_bins + 1, dtype=torch.float64, device=confidence.device)
+    index = torch.bucketize(confidence, edges[1:-1], right=False).clamp_(0, n_bins - 1)
+    count = torch.zeros(n_bins, dtype=torch.float64, device=confidence.device).index_add_(
+        0, index, torch.ones_like(confidence)
+    )
+    conf_sum = torch.zeros_like(count).index_add_(0, index, confidence)
+    acc_sum = torch.zeros_like(count).index_add_(0, index, correct)
+    with torch.no_grad():
+        mean_conf = conf_sum / count
+        mean_acc = acc_sum / count
+    return ReliabilityCurve(edges, mean_conf, mean_acc, count)
+
+
+def expected_calibration_error(logits: Tensor, target: Tensor, *, n_bins: int = 15) -> float:
+    r"""Expected calibration error of the top-class prediction, with equal-width bins.
+
+    .. math::
+
+        \mathrm{ECE} = \sum_{b=1}^{B} \frac{|S_b|}{N}\,
+        \big|\operatorname{acc}(S_b) - \operatorname{conf}(S_b)\big|
+
+    :cite:p:`guo2017calibration`. 0 means perfectly calibrated; it is in [0, 1].
+
+    Args:
+        logits: binary logits (N,) or multi-class logits (N, C).
+        target: 0/1 labels (N,) or class indices (N,).
+        n_bins: number of equal-width confidence bins B (>= 1).
+
+    Example:
+        >>> logits = torch.tensor([[4.0, 0.0], [4.0, 0.0]])
+        >>> round(expected_calibration_error(logits, torch.tensor([0, 1]), n_bins=10), 4)
+        0.482
+    """
+    curve = reliability_curve(logits, target, n_bins=n_bins)
+    total = curve.count.sum()
+    if float(total) == 0:
+        return 0.0
+    occupied = curve.count > 0
+    gaps = (curve.accuracy[occupied] - curve.confidence[occupied]).abs()
+    return float((curve.count[occupied] / total * gaps).sum())

@@ -1,0 +1,69 @@
+"""Plotting helpers for the chapters (needs the ``plot`` extra: matplotlib).
+
+matplotlib is imported inside the functions, so importing :mod:`losscookbook` never needs it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from torch import Tensor
+
+from .metrics import expected_calibration_error, reliability_curve
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+__all__ = ["reliability_diagram"]
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(4.5, 4.5))[1]
+
+
+def reliability_diagram(
+    logits: Tensor,
+    target: Tensor,
+    *,
+    n_bins: int = 15,
+    ax: Axes | None = None,
+    label: str | None = None,
+    **line_kwargs: Any,
+) -> Axes:
+    """Draw accuracy against confidence per bin, with the diagonal of perfect calibration.
+
+    Each bin is a marker at (mean confidence, accuracy) whose area grows with the number of
+    samples in the bin; the legend entry carries the expected calibration error. Call it
+    several times on one ``ax`` to compare models.
+
+    Args:
+        logits: binary (N,) or multi-class (N, C) logits.
+        target: labels (N,).
+        n_bins: number of equal-width confidence bins.
+        ax: the axes to draw on (a new figure when None).
+        label: legend label; `` (ECE x.xxx)`` is appended.
+        **line_kwargs: passed to ``Axes.plot`` (colour, line style ...).
+
+    Returns:
+        The axes.
+    """
+    curve = reliability_curve(logits, target, n_bins=n_bins)
+    ece = expected_calibration_error(logits, target, n_bins=n_bins)
+    ax = _axes(ax)
+    occupied = curve.count > 0
+    conf = curve.confidence[occupied].cpu().numpy()
+    acc = curve.accuracy[occupied].cpu().numpy()
+    share = (curve.count[occupied] / curve.count.sum()).cpu().numpy()
+    text = f"ECE {ece:.3f}" if label is None else f"{label} (ECE {ece:.3f})"
+    (line,) = ax.plot(conf, acc, marker="", label=text, **line_kwargs)
+    ax.scatter(conf, acc, s=20 + 400 * share, color=line.get_color(), alpha=0.7, zorder=3)
+    lo = min(0.5 if logits.dim() == 1 else 1.0 / logits.shape[1], float(conf.min(initial=1.0)))
+    ax.plot([lo, 1], [lo, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax

@@ -1,0 +1,26 @@
+"""Shared fixtures: every test runs on the CPU, and on CUDA too when a GPU is present."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> torch.device:
+    return torch.device(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_namespace(doctest_namespace: dict) -> None:
+    import losscookbook
+
+    doctest_namespace["torch"] = torch
+    doctest_namespace.update({name: getattr(losscookbook, name) for name in losscookbook.__all__})
