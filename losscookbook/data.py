@@ -9,7 +9,7 @@ from torch import Tensor
 
 from . import _checks as C
 
-__all__ = ["class_counts", "make_classification", "train_test_split"]
+__all__ = ["class_counts", "make_classification", "make_hierarchical_classification", "train_test_split"]
 
 
 def class_counts(n_samples: int, class_weights: Sequence[float]) -> list[int]:
@@ -49,9 +49,9 @@ def make_classification(
     label_noise: float = 0.0,
     seed: int = 0,
 ) -> tuple[Tensor, Tensor]:
-    """Gaussian clusters, one per class, with a chosen class balance and label noise.
+    r"""Gaussian clusters, one per class, with a chosen class balance and label noise.
 
-    Class centres are drawn from :math:`\\mathcal{N}(0, \\text{class\\_sep}^2 I)`; each sample is
+    Class centres are drawn from :math:`\mathcal{N}(0, \text{class\_sep}^2 I)`; each sample is
     its centre plus standard normal noise, so ``class_sep`` controls how much the classes
     overlap. ``class_weights`` sets the class proportions (``[1000, 1]`` is a 1:1000 binary
     problem, class 1 the rare positive). ``label_noise`` relabels that fraction of the samples,
@@ -86,6 +86,50 @@ def make_classification(
         shift = torch.randint(1, num_classes, (n_samples,), generator=g)
         y = torch.where(flip, (y + shift) % num_classes, y)
     return X, y
+
+
+def make_hierarchical_classification(
+    n_samples: int,
+    *,
+    num_groups: int = 4,
+    classes_per_group: int = 5,
+    num_features: int = 16,
+    group_sep: float = 2.5,
+    class_sep: float = 0.8,
+    seed: int = 0,
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Classes that come in groups of similar classes (like breeds within species).
+
+    Group centres are drawn from :math:`\mathcal{N}(0, \text{group\_sep}^2 I)`, each class
+    centre is its group centre plus :math:`\mathcal{N}(0, \text{class\_sep}^2 I)`, and each
+    sample is its class centre plus standard normal noise. Classes of one group are confused
+    with each other far more often than with other groups: the structure that a teacher's soft
+    outputs can pass on to a student in distillation. Classes are drawn uniformly.
+
+    Returns:
+        ``X`` (n_samples, num_features) float32, ``y`` (n_samples,) int64 class indices in
+        [0, num_groups * classes_per_group), and ``group`` (num_classes,) int64, the group of
+        each class.
+
+    Example:
+        >>> X, y, group = make_hierarchical_classification(100, num_groups=2, classes_per_group=3)
+        >>> X.shape, group.tolist()
+        (torch.Size([100, 16]), [0, 0, 0, 1, 1, 1])
+    """
+    n_samples = C.check_int(n_samples, "n_samples", low=1)
+    num_groups = C.check_int(num_groups, "num_groups", low=1)
+    classes_per_group = C.check_int(classes_per_group, "classes_per_group", low=1)
+    num_features = C.check_int(num_features, "num_features", low=1)
+    group_sep = C.check_number(group_sep, "group_sep", low=0.0)
+    class_sep = C.check_number(class_sep, "class_sep", low=0.0)
+    g = torch.Generator().manual_seed(seed)
+    num_classes = num_groups * classes_per_group
+    group = torch.arange(num_classes) // classes_per_group
+    group_centres = torch.randn(num_groups, num_features, generator=g) * group_sep
+    centres = group_centres[group] + torch.randn(num_classes, num_features, generator=g) * class_sep
+    y = torch.randint(0, num_classes, (n_samples,), generator=g)
+    X = centres[y] + torch.randn(n_samples, num_features, generator=g)
+    return X, y, group
 
 
 def train_test_split(

@@ -1,0 +1,132 @@
+"""Tests of losscookbook.metrics against float64 references written in the tests."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from losscookbook.metrics import (
+    accuracy,
+    average_precision,
+    balanced_accuracy,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_curve,
+)
+
+
+def ref_ece(probs, target, n_bins):
+    """Guo et al.: bins (lo, hi] of the top-class confidence, weighted |acc - conf|."""
+    conf, pred = probs.max(1)
+    n, total = len(target), 0.0
+    for b in range(n_bins):
+        lo, hi = b / n_bins, (b + 1) / n_bins
+        members = [i for i in range(n) if (lo < conf[i] <= hi) or (b == 0 and conf[i] == 0)]
+        if members:
+            acc = sum(float(pred[i] == target[i]) for i in members) / len(members)
+            mean_conf = sum(float(conf[i]) for i in members) / len(members)
+            total += len(members) / n * abs(acc - mean_conf)
+    return total
+
+
+def ref_average_precision(scores, target):
+    """Sum over distinct thresholds t (descending) of (R(t) - R(t_prev)) * P(t)."""
+    pairs = sorted(zip(scores.tolist(), target.tolist()), key=lambda p: -p[0])
+    num_pos = sum(t for _, t in pairs)
+    ap, prev_recall = 0.0, 0.0
+    for threshold in sorted({s for s, _ in pairs}, reverse=True):
+        selected = [t for s, t in pairs if s >= threshold]
+        tp = sum(selected)
+        recall, precision = tp / num_pos, tp / len(selected)
+        ap += (recall - prev_recall) * precision
+        prev_recall = recall
+    return ap
+
+
+@pytest.mark.parametrize("n_bins", [1, 5, 15])
+def test_ece_matches_reference(n_bins):
+    logits = torch.randn(300, 4) * 3
+    target = torch.randint(0, 4, (300,))
+    expected = ref_ece(torch.softmax(logits.double(), 1), target, n_bins)
+    assert expected_calibration_error(logits, target, n_bins=n_bins) == pytest.approx(expected, abs=1e-9)
+
+
+def test_ece_binary_logits_use_two_class_confidence():
+    logits = torch.randn(200) * 2
+    target = (torch.rand(200) < torch.sigmoid(logits)).long()
+    two_class = torch.stack([torch.zeros(200), logits], 1)  # softmax([0, x])_1 = sigmoid(x)
+    assert expected_calibration_error(logits, target) == pytest.approx(
+        expected_calibration_error(two_class, target), abs=1e-9
+    )
+
+
+def test_ece_of_a_calibrated_model_is_small_and_of_an_overconfident_one_large():
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(20000, 5, generator=g) * 2
+    target = torch.multinomial(torch.softmax(logits, 1), 1, generator=g).squeeze(1)
+    assert expected_calibration_error(logits, target) < 0.02
+    assert expected_calibration_error(logits * 4, target) > 0.15
+
+
+def test_reliability_curve_counts_and_empty_bins():
+    logits = torch.tensor([[5.0, 0.0], [5.0, 0.0], [0.1, 0.0]])
+    curve = reliability_curve(logits, torch.tensor([0, 1, 0]), n_bins=10)
+    assert curve.count.sum() == 3 and curve.count[9] == 2 and curve.count[5] == 1
+    assert torch.isnan(curve.accuracy[0]) and curve.accuracy[9] == 0.5
+
+
+def test_accuracy_and_balanced_accuracy():
+    logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0], [1.0, 0.0]])
+    assert accuracy(logits, torch.tensor([0, 1, 1, 0])) == 0.75
+    assert accuracy(torch.tensor([1.0, -1.0]), torch.tensor([1, 1])) == 0.5
+    pred, target = torch.tensor([0, 0, 0, 0, 1]), torch.tensor([0, 0, 0, 1, 1])
+    assert balanced_accuracy(pred, target) == pytest.approx((1.0 + 0.5) / 2)
+    assert balanced_accuracy(torch.zeros(1000, dtype=torch.long), (torch.arange(1000) < 10).long()) == 0.5
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 1)), min_size=1, max_size=40))
+def test_average_precision_matches_reference_with_ties(pairs):
+    scores = torch.tensor([float(s) for s, _ in pairs])
+    target = torch.tensor([t for _, t in pairs])
+    if target.sum() == 0:
+        with pytest.raises(ValueError, match="at least one positive"):
+            average_precision(scores, target)
+        return
+    assert average_precision(scores, target) == pytest.approx(ref_average_precision(scores, target), abs=1e-12)
+
+
+def test_average_precision_extremes():
+    target = torch.tensor([1, 1, 0, 0, 0])
+    assert average_precision(torch.tensor([5.0, 4, 3, 2, 1]), target) == 1.0
+    assert average_precision(torch.tensor([1.0, 2, 3, 4, 5]), target) == pytest.approx((1 / 4 + 2 / 5) / 2)
+
+
+def test_fit_temperature_recovers_a_known_temperature():
+    g = torch.Generator().manual_seed(0)
+    true_logits = torch.randn(5000, 4, generator=g) * 1.5
+    target = torch.multinomial(torch.softmax(true_logits, 1), 1, generator=g).squeeze(1)
+    for factor in (0.5, 2.0, 4.0):
+        assert fit_temperature(true_logits * factor, target) == pytest.approx(factor, rel=0.08)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: expected_calibration_error(torch.zeros(3, 2), torch.tensor([0, 2, 1])), ValueError, r"target class indices must be in \[0, 1\], got 2"),
+        (lambda: expected_calibration_error(torch.zeros(3, 2), torch.zeros(3, 2)), TypeError, r"target must hold class indices"),
+        (lambda: expected_calibration_error(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), n_bins=0), ValueError, r"n_bins must be an integer in \[1, inf\], got 0"),
+        (lambda: expected_calibration_error(torch.zeros(3, 2, 2), torch.zeros(3, dtype=torch.long)), ValueError, r"logits must have shape \(N,\) or \(N, C\)"),
+        (lambda: average_precision(torch.zeros(3), torch.tensor([0, 2, 1])), ValueError, r"target values must be in \[0, 1\], got 2"),
+        (lambda: average_precision(torch.zeros(3, 1), torch.zeros(3, 1)), ValueError, r"scores must have shape \(N,\)"),
+        (lambda: balanced_accuracy(torch.zeros(3, dtype=torch.long), torch.zeros(4, dtype=torch.long)), ValueError, r"target must have the same shape as prediction"),
+        (lambda: fit_temperature(torch.zeros(3), torch.zeros(3, dtype=torch.long)), ValueError, r"logits must have shape \(N, C\)"),
+    ],
+)
+def test_metrics_reject_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
