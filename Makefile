@@ -45,7 +45,7 @@ test: unit book-strict
 
 # unit tests + doctests + every chapter notebook, spread over $(WORKERS) processes
 unit: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not built_book" \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --durations=15 -p no:cacheprovider
 
 notebooks: $(STAMP)
@@ -53,8 +53,10 @@ notebooks: $(STAMP)
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --durations=0 -p no:cacheprovider book
 
 # strict build: every warning is an error, every reference must resolve
+# then check the built pages (API names, local MathJax, figures, citations, Colab buttons)
 book-strict: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html --all -W -n --keep-going
+	$(BIN)/python -m pytest -m built_book tests/test_built_book.py -q -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -1,10 +1,11 @@
 """Plotting helpers for the chapters (needs the ``plot`` extra: matplotlib).
 
-matplotlib is imported inside the functions, so importing :mod:`losscookbook` never needs it.
+matplotlib is imported inside the functions, so importing ``losscookbook`` never needs it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
@@ -14,7 +15,31 @@ from .metrics import expected_calibration_error, reliability_curve
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["reliability_diagram"]
+__all__ = ["markdown_table", "reliability_diagram"]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, digits: int = 3) -> str:
+    """A Markdown table of ``rows`` under ``header``; floats are printed with ``digits`` decimals.
+
+    In a notebook, show it with ``IPython.display.Markdown(markdown_table(...))``.
+
+    Example:
+        >>> print(markdown_table(["loss", "AP"], [["focal", 0.51234], ["CE", 0.4]]))
+        | loss | AP |
+        |---|---|
+        | focal | 0.512 |
+        | CE | 0.400 |
+    """
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise ValueError(f"rows[{i}] must have {len(header)} entries like header, got {len(row)}")
+
+    def cell(value: object) -> str:
+        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def _axes(ax: Axes | None) -> Axes:

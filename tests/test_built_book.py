@@ -1,0 +1,86 @@
+"""Checks of the built HTML book (run by `make test` right after the strict build).
+
+Deselected from the plain unit run (marker ``built_book``): they need ``_build/html``.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import pkgutil
+import re
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+
+import losscookbook
+
+pytestmark = pytest.mark.built_book
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHAPTERS = sorted(p.stem for p in (ROOT / "book").glob("*.ipynb"))
+
+
+def _page(name: str) -> str:
+    path = HTML / "book" / f"{name}.html"
+    assert path.exists(), f"{path} missing: run the book build first (make book)"
+    return path.read_text(encoding="utf-8")
+
+
+def test_index_page_exists():
+    assert (HTML / "index.html").exists()
+
+
+def test_api_page_lists_every_public_name():
+    html = _page("api")
+    for info in pkgutil.iter_modules(losscookbook.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"losscookbook.{info.name}")
+        for name in module.__all__:
+            assert f'id="losscookbook.{info.name}.{name}"' in html, f"API page lacks losscookbook.{info.name}.{name}"
+
+
+def test_mathjax_is_served_locally():
+    html = _page("label_smoothing")
+    (src,) = re.findall(r'<script[^>]+src="([^"]*tex-chtml[^"?]*)', html)
+    assert "://" not in src, f"MathJax loads from the network: {src}"
+    resolved = Path(urljoin(str(HTML / "book") + "/", src))
+    assert resolved.exists(), f"MathJax script {src} does not exist in the built book"
+    assert (resolved.parent / "output" / "chtml" / "fonts" / "woff-v2" / "MathJax_Main-Regular.woff").exists()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_page_has_math_figures_citations_and_colab(chapter):
+    html = _page(chapter)
+    assert 'class="math notranslate nohighlight"' in html, "no display math"
+    assert re.search(r'<img[^>]+src="\.\./_images/[^"]+\.png"', html), "no figure"
+    assert re.search(r'href="bibliography\.html#id\d+"', html), "no citation linked to the bibliography"
+    colab = f"https://colab.research.google.com/github/losscookbook/losscookbook/blob/main/book/{chapter}.ipynb"
+    assert colab in html, "no Colab launch button"
+    assert "Traceback" not in html, "an executed cell raised"
+
+
+def test_claims_page_lists_every_claim():
+    html = _page("claims")
+    with open(ROOT / "book" / "claims.csv", newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            assert row["id"] in html
+
+
+def test_bibliography_and_glossary_pages():
+    assert "Müller" in _page("bibliography") or "M&#252;ller" in _page("bibliography")
+    assert "标签平滑" in _page("glossary")
+
+
+def test_executed_chapters_have_no_error_outputs():
+    for path in (ROOT / "_build" / "jupyter_execute" / "book").glob("*.ipynb"):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            for output in cell.get("outputs", []):
+                assert output.get("output_type") != "error", f"{path.name}: {output.get('ename')}"
+                if output.get("name") == "stderr":
+                    pytest.fail(f"{path.name} wrote to stderr: {output.get('text', '')[:200]}")
