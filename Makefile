@@ -14,7 +14,6 @@ PORT   ?= 8000
 WORKERS ?= 2
 
 export JUPYTER_PREFER_ENV_PATH := 1
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help venv book test unit notebooks book-strict bench serve clean distclean

@@ -17,10 +17,3 @@ def device(request: pytest.FixtureRequest) -> torch.device:
 def _seed() -> None:
     torch.manual_seed(0)
 
-
-@pytest.fixture(autouse=True)
-def _doctest_namespace(doctest_namespace: dict) -> None:
-    import losscookbook
-
-    doctest_namespace["torch"] = torch
-    doctest_namespace.update({name: getattr(losscookbook, name) for name in losscookbook.__all__})
