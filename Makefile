@@ -15,6 +15,8 @@ WORKERS ?= 2
 
 export JUPYTER_PREFER_ENV_PATH := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# the kernels pick the inline backend themselves; an inherited Agg would drop every figure
+unexport MPLBACKEND
 
 .PHONY: help venv book test unit notebooks book-strict bench serve clean distclean
 
