@@ -209,8 +209,10 @@ def make_linear_binary(
 ) -> tuple[Tensor, Tensor]:
     r"""A binary problem with a linear boundary and signed labels -1/1.
 
-    Inputs are standard normal; the labels are the side of a random hyperplane
-    :math:`w \cdot x + b = 0` (unit :math:`w`, :math:`b = 0.5`). Points closer to it than
+    Inputs are standard normal; the labels are the side of the hyperplane
+    :math:`w \cdot x + b = 0` with :math:`w = (1, \dots, 1)/\sqrt{d}` and :math:`b = 0.5`. The
+    hyperplane does not depend on ``seed``, so two calls with different seeds draw a training and
+    a test set of the same problem. Points closer to it than
     ``margin`` are redrawn, so ``margin > 0`` makes the problem separable with that gap; then
     ``label_noise`` flips the sign of that fraction of the labels, chosen at random.
 
@@ -228,8 +230,7 @@ def make_linear_binary(
     margin = C.check_number(margin, "margin", low=0.0, high=2.0)
     label_noise = C.check_number(label_noise, "label_noise", low=0.0, high=1.0)
     g = torch.Generator().manual_seed(seed)
-    w = torch.randn(num_features, generator=g)
-    w = w / w.norm()
+    w = torch.full((num_features,), num_features**-0.5)
     bias = 0.5
     kept: list[Tensor] = []
     count = 0

@@ -419,6 +419,12 @@ def test_make_linear_binary():
     A = torch.cat([X, torch.ones(500, 1)], 1).double()
     w = torch.linalg.lstsq(A, y.double().unsqueeze(1)).solution.squeeze(1)
     assert ((A @ w).sign() == y.double()).float().mean() > 0.97
+    # one fixed hyperplane for every seed: x . (1, ..., 1) / sqrt(d) + 0.5 = 0, so seeds give train and test sets
+    for seed in (1, 2):
+        Xs, ys = lc.data.make_linear_binary(300, num_features=3, margin=0.4, seed=seed)
+        score = Xs.sum(1) / math.sqrt(3) + 0.5
+        assert torch.equal(torch.where(score >= 0, 1.0, -1.0), ys)
+        assert (score.abs() >= 0.4).all()
     Xn, yn = lc.data.make_linear_binary(2000, label_noise=0.2, seed=1)
     Xc, yc = lc.data.make_linear_binary(2000, label_noise=0.0, seed=1)
     assert torch.equal(Xn, Xc)
