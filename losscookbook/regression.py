@@ -431,13 +431,19 @@ def quantile_loss(
     """
     C.check_reduction(reduction)
     level, levels = _check_quantiles(quantiles)
+    return _pinball(input, target, level if levels is None else levels, levels is not None, weight, reduction)
+
+
+def _pinball(
+    input: Tensor, target: Tensor, q: float | Tensor, several: bool, weight: Tensor | None, reduction: str
+) -> Tensor:
+    """The pinball loss for validated level(s) ``q``: a number or 0-dim tensor, or a (Q,) tensor."""
     C.check_floating(input, "input")
     C.check_floating(target, "target")
-    if levels is None:
+    if not several:
         x, y = _residual_inputs(input, target, reduction)
-        q: Tensor | float = level  # type: ignore[assignment]
     else:
-        num = levels.numel()
+        num = q.numel()  # type: ignore[union-attr]
         C.check_min_ndim(input, "input", 1, f"(..., Q) with Q={num} quantiles")
         if input.shape[-1] != num:
             raise ValueError(
@@ -455,14 +461,15 @@ def quantile_loss(
         C.check_same_device(("input", input), ("target", target))
         dtype = torch.promote_types(C.compute_dtype(input), C.compute_dtype(target))
         x, y = input.to(dtype), target.to(dtype)
-        q = levels.to(device=x.device, dtype=dtype)
+    if isinstance(q, Tensor):
+        q = q.to(device=x.device, dtype=x.dtype)
     _check_weight(weight, x.shape, input)
     r = y - x
     return C.reduce_weighted(torch.maximum(q * r, (q - 1.0) * r), reduction, weight)
 
 
 class QuantileLoss(nn.Module):
-    """Module form of :func:`quantile_loss`; several levels are kept in a buffer ``quantiles``.
+    """Module form of :func:`quantile_loss`; the level(s) are kept in a buffer ``quantiles``.
 
     Example:
         >>> criterion = QuantileLoss(quantiles=[0.1, 0.9])
@@ -479,8 +486,8 @@ class QuantileLoss(nn.Module):
         )
 
     def forward(self, input: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
-        levels = self.quantiles if self.quantiles.dim() else self.quantiles.item()
-        return quantile_loss(input, target, quantiles=levels, weight=weight, reduction=self.reduction)
+        # the levels were validated once, here in __init__; no host sync per call
+        return _pinball(input, target, self.quantiles, self.quantiles.dim() > 0, weight, self.reduction)
 
     def extra_repr(self) -> str:
         return f"quantiles={self.quantiles.tolist()}, reduction={self.reduction!r}"
