@@ -28,3 +28,58 @@ __all__ = [
     "distillation_loss",
     "DistillationLoss",
 ]
+
+from . import classic, regression
+from .classic import (
+    ExponentialLoss,
+    HingeLoss,
+    LogisticLoss,
+    MulticlassHingeLoss,
+    exponential_loss,
+    hinge_loss,
+    logistic_loss,
+    multiclass_hinge_loss,
+)
+from .regression import (
+    GaussianNLLLoss,
+    HuberLoss,
+    LogCoshLoss,
+    MeanAbsoluteErrorLoss,
+    MeanSquaredErrorLoss,
+    QuantileLoss,
+    SmoothL1Loss,
+    gaussian_nll_loss,
+    huber_loss,
+    log_cosh_loss,
+    mae_loss,
+    mse_loss,
+    quantile_loss,
+    smooth_l1_loss,
+)
+
+__all__ += [
+    # regression
+    "mse_loss",
+    "MeanSquaredErrorLoss",
+    "mae_loss",
+    "MeanAbsoluteErrorLoss",
+    "huber_loss",
+    "HuberLoss",
+    "smooth_l1_loss",
+    "SmoothL1Loss",
+    "log_cosh_loss",
+    "LogCoshLoss",
+    "quantile_loss",
+    "QuantileLoss",
+    "gaussian_nll_loss",
+    "GaussianNLLLoss",
+    # classic
+    "hinge_loss",
+    "HingeLoss",
+    "logistic_loss",
+    "LogisticLoss",
+    "exponential_loss",
+    "ExponentialLoss",
+    "multiclass_hinge_loss",
+    "MulticlassHingeLoss",
+]

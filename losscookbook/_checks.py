@@ -218,3 +218,42 @@ def check_class_weight(weight: Tensor | None, num_classes: int, input: Tensor, n
     check_same_device(("input", input), (name, weight))
     check_values_in(weight, name, 0.0, math.inf)
     return weight
+
+
+# --- added for regression and classic
+def check_values_among(tensor: Tensor, name: str, allowed: Sequence[float], hint: str = "") -> None:
+    """Raise ValueError if an element of ``tensor`` is not one of ``allowed`` (e.g. labels -1 and 1)."""
+    if tensor.numel() == 0:
+        return
+    ok = torch.zeros_like(tensor, dtype=torch.bool)
+    for value in allowed:
+        ok |= tensor == value
+    if not bool(ok.all()):
+        example = tensor[~ok].flatten()[0].item()
+        choices = "(" + ", ".join(f"{v:g}" for v in allowed) + ")"
+        raise ValueError(f"{name} values must be one of {choices}, got {example:g}{hint}")
+
+
+def check_elementwise_weight(weight: Tensor | None, shape: torch.Size, input: Tensor, name: str = "weight") -> Tensor | None:
+    """Check an optional per-element weight: floating, non-negative, broadcastable to ``shape``."""
+    if weight is None:
+        return None
+    check_floating(weight, name)
+    check_broadcastable(weight, name, torch.Size(shape), "the unreduced loss")
+    check_same_device(("input", input), (name, weight))
+    check_values_in(weight, name, 0.0, math.inf)
+    return weight
+
+
+def reduce_weighted(loss: Tensor, reduction: str, weight: Tensor | None = None) -> Tensor:
+    """Apply ``reduction`` to ``loss`` times an optional broadcastable per-element ``weight``.
+
+    ``"mean"`` divides the weighted sum by the summed (broadcast) weights, so that a constant
+    weight changes nothing; a zero total weight gives 0 with zero gradients.
+    """
+    if weight is None:
+        return reduce_loss(loss, reduction)
+    weighted = loss * weight.to(loss.dtype)
+    if reduction != "mean":
+        return reduce_loss(weighted, reduction)
+    return safe_divide(weighted.sum(), torch.broadcast_to(weight.to(loss.dtype), loss.shape).sum())

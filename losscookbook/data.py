@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from . import _checks as C
 
-__all__ = ["class_counts", "make_classification", "make_hierarchical_classification", "train_test_split"]
+__all__ = [
+    "class_counts",
+    "make_classification",
+    "make_hierarchical_classification",
+    "train_test_split",
+    "RegressionData",
+    "make_regression",
+    "make_linear_binary",
+]
 
 
 def class_counts(n_samples: int, class_weights: Sequence[float]) -> list[int]:
@@ -158,3 +167,126 @@ def train_test_split(
     for t in tensors:
         out += [t[train], t[test]]
     return tuple(out)
+
+
+# --- regression and classic linear classifiers
+class RegressionData(NamedTuple):
+    """What :func:`make_regression` returns: inputs, targets, the outlier mask and the noise scale."""
+
+    X: Tensor
+    y: Tensor
+    is_outlier: Tensor
+    noise_std: Tensor
+
+
+def make_regression(
+    n_samples: int,
+    *,
+    slope: float = 2.0,
+    intercept: float = 1.0,
+    noise: float = 0.5,
+    heteroscedasticity: float = 0.0,
+    outlier_fraction: float = 0.0,
+    outlier_offset: float = 10.0,
+    x_range: tuple[float, float] = (-3.0, 3.0),
+    seed: int = 0,
+) -> RegressionData:
+    r"""A noisy line with an exact fraction of gross outliers, optionally with a fan of noise.
+
+    :math:`x` is uniform on ``x_range``; the clean targets are
+    :math:`y = \text{slope}\, x + \text{intercept} + \sigma(x)\, \varepsilon` with standard
+    normal :math:`\varepsilon` and noise scale
+
+    .. math::
+
+        \sigma(x) = \text{noise}\,\Big(1 + \text{heteroscedasticity}\,
+        \frac{x - x_{\min}}{x_{\max} - x_{\min}}\Big),
+
+    so with ``heteroscedasticity=h`` the spread grows linearly from ``noise`` at the left end to
+    ``(1 + h) * noise`` at the right end (the clean targets' conditional :math:`q`-quantile is
+    the line plus :math:`\sigma(x)\,\Phi^{-1}(q)`). Then ``round(outlier_fraction *
+    n_samples)`` samples, chosen at random, are moved *above* the line by
+    ``outlier_offset`` times a uniform factor in [0.5, 1.5]: one-sided gross errors, the kind
+    that pulls a least-squares fit (symmetric outliers would cancel out on average).
+
+    Returns:
+        ``RegressionData(X, y, is_outlier, noise_std)``: ``X`` (n_samples, 1) and ``y``
+        (n_samples,) float32, ``is_outlier`` (n_samples,) bool, ``noise_std`` (n_samples,) the
+        :math:`\sigma(x)` of each sample.
+
+    Example:
+        >>> data = make_regression(200, outlier_fraction=0.1)
+        >>> data.X.shape, data.y.shape, int(data.is_outlier.sum())
+        (torch.Size([200, 1]), torch.Size([200]), 20)
+    """
+    n_samples = C.check_int(n_samples, "n_samples", low=1)
+    slope = C.check_number(slope, "slope")
+    intercept = C.check_number(intercept, "intercept")
+    noise = C.check_number(noise, "noise", low=0.0)
+    heteroscedasticity = C.check_number(heteroscedasticity, "heteroscedasticity", low=0.0)
+    outlier_fraction = C.check_number(outlier_fraction, "outlier_fraction", low=0.0, high=1.0)
+    outlier_offset = C.check_number(outlier_offset, "outlier_offset")
+    if len(x_range) != 2:
+        raise ValueError(f"x_range must be a pair (low, high), got {x_range!r}")
+    low = C.check_number(x_range[0], "x_range[0]")
+    high = C.check_number(x_range[1], "x_range[1]")
+    if not high > low:
+        raise ValueError(f"x_range must have low < high, got {x_range!r}")
+    g = torch.Generator().manual_seed(seed)
+    x = low + (high - low) * torch.rand(n_samples, generator=g, dtype=torch.float64)
+    std = noise * (1.0 + heteroscedasticity * (x - low) / (high - low))
+    y = slope * x + intercept + std * torch.randn(n_samples, generator=g, dtype=torch.float64)
+    n_out = round(outlier_fraction * n_samples)
+    is_outlier = torch.zeros(n_samples, dtype=torch.bool)
+    is_outlier[torch.randperm(n_samples, generator=g)[:n_out]] = True
+    shift = outlier_offset * (0.5 + torch.rand(n_samples, generator=g, dtype=torch.float64))
+    y = torch.where(is_outlier, slope * x + intercept + shift, y)
+    return RegressionData(x.float().unsqueeze(1), y.float(), is_outlier, std.float())
+
+
+def make_linear_binary(
+    n_samples: int,
+    *,
+    num_features: int = 2,
+    margin: float = 0.0,
+    label_noise: float = 0.0,
+    seed: int = 0,
+) -> tuple[Tensor, Tensor]:
+    r"""A binary problem with a linear boundary and signed labels -1/1.
+
+    Inputs are standard normal; the labels are the side of the hyperplane
+    :math:`w \cdot x + b = 0` with :math:`w = (1, \dots, 1)/\sqrt{d}` and :math:`b = 0.5`. The
+    hyperplane does not depend on ``seed``, so two calls with different seeds draw a training and
+    a test set of the same problem. Points closer to it than
+    ``margin`` are redrawn, so ``margin > 0`` makes the problem separable with that gap; then
+    ``label_noise`` flips the sign of that fraction of the labels, chosen at random.
+
+    Returns:
+        ``X`` (n_samples, num_features) float32 and ``y`` (n_samples,) float32 with values -1
+        and 1, ready for margins ``y * f``.
+
+    Example:
+        >>> X, y = make_linear_binary(100, margin=0.5)
+        >>> X.shape, sorted(set(y.tolist()))
+        (torch.Size([100, 2]), [-1.0, 1.0])
+    """
+    n_samples = C.check_int(n_samples, "n_samples", low=1)
+    num_features = C.check_int(num_features, "num_features", low=1)
+    margin = C.check_number(margin, "margin", low=0.0, high=2.0)
+    label_noise = C.check_number(label_noise, "label_noise", low=0.0, high=1.0)
+    g = torch.Generator().manual_seed(seed)
+    w = torch.full((num_features,), num_features**-0.5)
+    bias = 0.5
+    kept: list[Tensor] = []
+    count = 0
+    while count < n_samples:
+        candidates = torch.randn(2 * n_samples + 16, num_features, generator=g)
+        candidates = candidates[(candidates @ w + bias).abs() >= margin]
+        kept.append(candidates)
+        count += candidates.shape[0]
+    X = torch.cat(kept)[:n_samples]
+    y = torch.where(X @ w + bias >= 0, 1.0, -1.0)
+    if label_noise > 0:
+        flip = torch.rand(n_samples, generator=g) < label_noise
+        y = torch.where(flip, -y, y)
+    return X, y
