@@ -218,3 +218,11 @@ def check_class_weight(weight: Tensor | None, num_classes: int, input: Tensor, n
     check_same_device(("input", input), (name, weight))
     check_values_in(weight, name, 0.0, math.inf)
     return weight
+
+
+# --- added for activations
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of the strings ``choices``, else raise ValueError naming them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
