@@ -52,7 +52,8 @@ def gelu(input: Tensor, *, approximate: str = "none") -> Tensor:
       :math:`2.03 \times 10^{-2}` (at :math:`|x| \approx 2.27`).
 
     ``"none"`` and ``"tanh"`` call ``torch.nn.functional.gelu`` (one fused kernel), so they match
-    ``torch.nn.GELU`` exactly; ``"sigmoid"`` is not in torch. Unlike torch, a misspelt
+    ``torch.nn.GELU`` exactly; ``"sigmoid"``, which torch lacks, is computed as
+    :math:`\operatorname{SiLU}(1.702\,x) / 1.702` with the fused SiLU kernel. Unlike torch, a misspelt
     ``approximate`` raises an error that lists the choices.
 
     GELU can be read as the expectation of a random gate: :math:`x\,\Phi(x) = \mathbb{E}[x\,m]`
@@ -82,8 +83,9 @@ def gelu(input: Tensor, *, approximate: str = "none") -> Tensor:
     C.check_floating(input, "input")
     if approximate != "sigmoid":
         return F.gelu(input, approximate=approximate)
+    # x * sigmoid(a x) = silu(a x) / a: one fused kernel, and backward keeps one tensor, not two
     x = C.upcast(input)
-    return (x * torch.sigmoid(_SIGMOID_SCALE * x)).to(input.dtype)
+    return (F.silu(_SIGMOID_SCALE * x) / _SIGMOID_SCALE).to(input.dtype)
 
 
 class GELU(nn.Module):
