@@ -133,8 +133,8 @@ class Maxout(nn.Module):
         bias: whether the pieces have biases.
 
     Shape:
-        - input: (*, in_features)
-        - output: (*, out_features)
+        - input: ``(*, in_features)``
+        - output: ``(*, out_features)``
 
     Example:
         >>> layer = Maxout(3, 4, pieces=2)
@@ -399,7 +399,7 @@ def sign_coherence(grad: Tensor, *, dim: int = -1) -> Tensor:
         dim: the dimension whose entries are compared (e.g. the fan-in).
 
     Shape:
-        - grad: (*, n, *) with n >= 1 along ``dim``
+        - grad: ``(..., n, ...)`` with n >= 1 along ``dim``
         - output: grad's shape without ``dim``
 
     Example:

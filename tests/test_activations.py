@@ -558,3 +558,14 @@ def test_sign_coherence_is_in_unit_interval_and_scale_and_sign_invariant(values,
 def test_sign_coherence_rejects(grad, kwargs, error, message):
     with pytest.raises(error, match=message):
         lc.sign_coherence(grad, **kwargs)
+
+
+# ------------------------------------------------------------------ the shared check added for this module
+def test_check_choice():
+    from losscookbook import _checks as C
+
+    assert C.check_choice("tanh", "approximate", ("none", "tanh")) == "tanh"
+    with pytest.raises(ValueError, match=r"mode must be one of \('a', 'b'\), got 'c'"):
+        C.check_choice("c", "mode", ("a", "b"))
+    with pytest.raises(ValueError, match=r"mode must be one of \('a', 'b'\), got 1"):
+        C.check_choice(1, "mode", ("a", "b"))
