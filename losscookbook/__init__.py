@@ -83,3 +83,24 @@ __all__ += [
     "multiclass_hinge_loss",
     "MulticlassHingeLoss",
 ]
+
+from .activations import (
+    GELU,
+    Maxout,
+    dead_unit_fraction,
+    dead_units,
+    derivative,
+    gelu,
+    sign_coherence,
+)
+
+__all__ += [
+    # activations
+    "gelu",
+    "GELU",
+    "Maxout",
+    "derivative",
+    "dead_units",
+    "dead_unit_fraction",
+    "sign_coherence",
+]

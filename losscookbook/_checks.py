@@ -21,9 +21,7 @@ REDUCTIONS = ("none", "mean", "sum")
 # --------------------------------------------------------------------------- reductions
 def check_reduction(reduction: str, choices: Sequence[str] = REDUCTIONS) -> str:
     """Return ``reduction`` if it is one of ``choices``, else raise ValueError."""
-    if not isinstance(reduction, str) or reduction not in choices:
-        raise ValueError(f"reduction must be one of {tuple(choices)}, got {reduction!r}")
-    return reduction
+    return check_choice(reduction, "reduction", choices)
 
 
 def safe_divide(numerator: Tensor, denominator: Tensor | float) -> Tensor:
@@ -257,3 +255,11 @@ def reduce_weighted(loss: Tensor, reduction: str, weight: Tensor | None = None) 
     if reduction != "mean":
         return reduce_loss(weighted, reduction)
     return safe_divide(weighted.sum(), torch.broadcast_to(weight.to(loss.dtype), loss.shape).sum())
+
+
+# --- added for activations
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of the strings ``choices``, else raise ValueError naming them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
