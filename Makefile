@@ -14,6 +14,8 @@ PORT   ?= 8000
 WORKERS ?= 2
 
 export JUPYTER_PREFER_ENV_PATH := 1
+# the chapters train small models: one thread each is fastest, and leaves the other core to pytest-xdist
+export OMP_NUM_THREADS ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # the kernels pick the inline backend themselves; an inherited Agg would drop every figure
 unexport MPLBACKEND
@@ -46,11 +48,11 @@ test: unit book-strict
 
 # unit tests + doctests + every chapter notebook, spread over $(WORKERS) processes
 unit: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not built_book" \
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not built_book" \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --durations=15 -p no:cacheprovider
 
 notebooks: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --durations=0 -p no:cacheprovider book
 
 # strict build: every warning is an error, every reference must resolve
