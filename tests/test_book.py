@@ -159,3 +159,12 @@ def test_citations_in_chapters_exist_in_the_bibliography():
         for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text):
             for key in group.split(","):
                 assert key.strip() in keys, f"{path.name} cites unknown key {key!r}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_text_has_no_control_characters(path):
+    # a '\a' or '\b' swallowed by a string escape (e.g. '\approx' -> BEL + 'pprox') breaks the math
+    for cell in _notebook(path)["cells"]:
+        text = _source(cell)
+        bad = sorted({hex(ord(ch)) for ch in text if ord(ch) < 32 and ch not in "\n\t"})
+        assert not bad, f"{path.name}: control characters {bad} in: {text[:80]!r}"
