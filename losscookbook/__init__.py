@@ -14,6 +14,15 @@ from .smoothing import (
     label_smoothing_cross_entropy,
     smooth_labels,
 )
+from .imbalance import (
+    BalancedBinaryCrossEntropy,
+    balanced_binary_cross_entropy,
+    balanced_sampler,
+    class_weights,
+    pos_weight_from_counts,
+)
+from .focal import SigmoidFocalLoss, SoftmaxFocalLoss, sigmoid_focal_loss, softmax_focal_loss
+from .ghm import GHMCLoss, GHMRLoss, ghmc_loss, ghmr_loss, gradient_density
 
 __version__ = "0.1.0"
 
@@ -27,4 +36,21 @@ __all__ = [
     "BinaryCrossEntropyWithSmoothing",
     "distillation_loss",
     "DistillationLoss",
+    # imbalance
+    "class_weights",
+    "pos_weight_from_counts",
+    "balanced_sampler",
+    "balanced_binary_cross_entropy",
+    "BalancedBinaryCrossEntropy",
+    # focal
+    "sigmoid_focal_loss",
+    "SigmoidFocalLoss",
+    "softmax_focal_loss",
+    "SoftmaxFocalLoss",
+    # ghm
+    "gradient_density",
+    "ghmc_loss",
+    "GHMCLoss",
+    "ghmr_loss",
+    "GHMRLoss",
 ]
