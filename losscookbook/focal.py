@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.autograd.function import FunctionCtx, once_differentiable
+from torch.autograd.function import FunctionCtx
 
 from . import _checks as C
 from .imbalance import _check_alpha, _check_binary_pair
@@ -35,22 +35,38 @@ def _power(base: Tensor, log_base: Tensor, gamma: float) -> Tensor:
     return torch.exp(log_base * gamma)
 
 
-class _SigmoidFocal(torch.autograd.Function):
-    """Unreduced sigmoid focal loss with its gradient in closed form.
+def _weights(alpha: float | Tensor | None) -> tuple[float | Tensor, float | Tensor]:
+    """Weights of the positive and the negative term."""
+    return (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
 
-    With :math:`p = \\sigma(x)`, :math:`q = 1 - p` and the two terms
-    :math:`A = -q^\\gamma \\log p` (positive) and :math:`B = -p^\\gamma \\log q` (negative),
+
+def _sigmoid_focal_grad(x: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float) -> Tensor:
+    """The closed-form gradient of :class:`_SigmoidFocal`, out of place (so autograd can
+    differentiate it again, for double backward)."""
+    w_pos, w_neg = _weights(alpha)
+    p, q = torch.sigmoid(x), torch.sigmoid(-x)
+    log_p, log_q = F.logsigmoid(x), F.logsigmoid(-x)
+    d_pos = _power(q, log_q, gamma) * (gamma * p * log_p - q)
+    d_neg = _power(p, log_p, gamma) * (p - gamma * q * log_q)
+    return torch.lerp(w_neg * d_neg, w_pos * d_pos, y)
+
+
+class _SigmoidFocal(torch.autograd.Function):
+    r"""Unreduced sigmoid focal loss with its gradient in closed form.
+
+    With :math:`p = \sigma(x)`, :math:`q = 1 - p` and the two terms
+    :math:`A = -q^\gamma \log p` (positive) and :math:`B = -p^\gamma \log q` (negative),
 
     .. math::
 
-        \\frac{dA}{dx} = q^\\gamma (\\gamma\\, p \\log p - q), \\qquad
-        \\frac{dB}{dx} = p^\\gamma (p - \\gamma\\, q \\log q).
+        \frac{dA}{dx} = q^\gamma (\gamma\, p \log p - q), \qquad
+        \frac{dB}{dx} = p^\gamma (p - \gamma\, q \log q).
 
-    Every factor is bounded for any finite logit and any :math:`\\gamma \\ge 0`, which is why
+    Every factor is bounded for any finite logit and any :math:`\gamma \ge 0`, which is why
     the gradient is written out instead of left to autograd (autograd of
-    :math:`(1 - p_t)^\\gamma` is :math:`\\infty \\cdot 0` at :math:`p_t = 1` when
-    :math:`\\gamma < 1`). The gradient is formed in the forward pass from the same
-    intermediates, so only one tensor is kept for the backward pass.
+    :math:`(1 - p_t)^\gamma` is :math:`\infty \cdot 0` at :math:`p_t = 1` when
+    :math:`\gamma < 1`). The forward pass forms the gradient from the same intermediates, in
+    place; a double backward recomputes it with :func:`_sigmoid_focal_grad`.
     """
 
     @staticmethod
@@ -59,20 +75,75 @@ class _SigmoidFocal(torch.autograd.Function):
         p, q = torch.sigmoid(x), torch.sigmoid(neg_x)
         log_p, log_q = F.logsigmoid(x), F.logsigmoid(neg_x)
         p_gamma, q_gamma = _power(p, log_p, gamma), _power(q, log_q, gamma)
-        w_pos, w_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+        w_pos, w_neg = _weights(alpha)
         # y * w_pos * A + (1 - y) * w_neg * B, as a lerp from the negative to the positive term
         loss = torch.lerp(torch.mul(p_gamma, log_q).mul_(-w_neg), torch.mul(q_gamma, log_p).mul_(-w_pos), y)
         if ctx.needs_input_grad[0]:
             d_pos = log_p.mul_(p).mul_(gamma).sub_(q).mul_(q_gamma)
             d_neg = log_q.mul_(q).mul_(-gamma).add_(p).mul_(p_gamma)
-            ctx.save_for_backward(torch.lerp(d_neg.mul_(w_neg), d_pos.mul_(w_pos), y))
+            grad = torch.lerp(d_neg.mul_(w_neg), d_pos.mul_(w_pos), y)
+            ctx.save_for_backward(grad, x, y)
+            ctx.alpha, ctx.gamma = alpha, gamma
         return loss
 
     @staticmethod
-    @once_differentiable
     def backward(ctx: FunctionCtx, grad_output: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        (grad,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        grad, x, y = ctx.saved_tensors  # type: ignore[attr-defined]
+        if torch.is_grad_enabled():  # create_graph=True: a gradient that is differentiable again
+            grad = _sigmoid_focal_grad(x, y, ctx.alpha, ctx.gamma)  # type: ignore[attr-defined]
         return grad_output * grad, None, None, None
+
+
+def _softmax_focal_grad(x: Tensor, index: Tensor, weight: Tensor, gamma: float) -> Tensor:
+    """The closed-form gradient of :class:`_SoftmaxFocal`, out of place (for double backward)."""
+    log_p = F.log_softmax(x, dim=1)
+    log_pt = log_p.gather(1, index).squeeze(1)
+    not_pt = -torch.expm1(log_pt)
+    factor = _power(not_pt, torch.log(not_pt), gamma)
+    tiny = log_pt.clamp(max=-1e-30)
+    coef = (weight * factor * (torch.exp(log_pt) * (tiny / -torch.expm1(tiny)) * gamma - 1.0)).unsqueeze(1)
+    return coef * (torch.zeros_like(x).scatter_(1, index, 1.0) - torch.exp(log_p))
+
+
+class _SoftmaxFocal(torch.autograd.Function):
+    r"""Unreduced, weighted softmax focal loss with its gradient in closed form.
+
+    With :math:`l = \log p_y` (from ``log_softmax``) and :math:`F = (1 - p_y)^\gamma`, the loss
+    :math:`-w F l` has the gradient
+
+    .. math::
+
+        \frac{\partial}{\partial x} = w\, F\, T\, (e_y - p), \qquad
+        T = \gamma\, \frac{p_y \log p_y}{1 - p_y} - 1 \in [-1 - \gamma, -1],
+
+    a bounded multiple of the cross-entropy gradient :math:`p - e_y`. Autograd would instead
+    multiply :math:`(1 - p_y)^{\gamma - 1}` (infinite at :math:`p_y = 1` for
+    :math:`\gamma < 1`) by a zero. :math:`1 - p_y = -\operatorname{expm1}(l)` is accurate
+    for :math:`p_y` near 1, and the ratio :math:`\log p_y / (1 - p_y)` tends to -1 there.
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Tensor, index: Tensor, weight: Tensor, gamma: float) -> Tensor:  # type: ignore[override]
+        log_p = F.log_softmax(x, dim=1)
+        log_pt = log_p.gather(1, index).squeeze(1)
+        not_pt = -torch.expm1(log_pt)
+        factor = _power(not_pt, torch.log(not_pt), gamma)
+        loss = -weight * factor * log_pt
+        if ctx.needs_input_grad[0]:
+            tiny = log_pt.clamp(max=-1e-30)  # log p_t / (1 - p_t) -> -1 as p_t -> 1
+            t = torch.exp(log_pt) * (tiny / -torch.expm1(tiny)) * gamma - 1.0
+            coef = (weight * factor * t).unsqueeze(1)
+            grad = log_p.exp_().mul_(-coef).scatter_add_(1, index, coef)  # coef * (e_y - p)
+            ctx.save_for_backward(grad, x, index, weight)
+            ctx.gamma = gamma
+        return loss
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad_output: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        grad, x, index, weight = ctx.saved_tensors  # type: ignore[attr-defined]
+        if torch.is_grad_enabled():  # create_graph=True
+            grad = _softmax_focal_grad(x, index, weight, ctx.gamma)  # type: ignore[attr-defined]
+        return grad_output.unsqueeze(1) * grad, None, None, None
 
 
 def _check_normalizer(normalizer: float | Tensor | None, reduction: str, input: Tensor) -> float | Tensor | None:
@@ -121,14 +192,15 @@ def sigmoid_focal_loss(
 
     **What "mean" divides by:** the number of elements, like torchvision. RetinaNet instead
     sums over all anchors and divides by the number of positive anchors: pass
-    ``normalizer=num_pos`` (a number or a one-element tensor; with ``reduction="mean"`` only).
-    A normalizer of 0 gives 0; clamp it to at least 1 as RetinaNet does.
+    ``normalizer=num_pos`` (a number > 0, or a one-element tensor whose value is not read on
+    the host; with ``reduction="mean"`` only). A normalizer tensor equal to 0 (a batch without
+    positives) divides by 1, which is what RetinaNet's clamp of the count to at least 1 does.
 
     The modulating factor and the logarithms come from ``logsigmoid`` and the gradient is
     written in closed form, so loss and gradient are finite for logits of :math:`\pm 10^4`
     and every :math:`\gamma \ge 0`, including :math:`0 < \gamma < 1` where the usual
-    ``(1 - p_t) ** gamma`` gives NaN gradients. The backward pass is not itself
-    differentiable (no double backward).
+    ``(1 - p_t) ** gamma`` gives NaN gradients. Only one extra tensor is kept for the
+    backward pass; double backward (``create_graph=True``) is supported.
 
     Args:
         input: logits, any shape (e.g. (N,) binary, (N, C) multi-label, (N, C, H, W) dense).
@@ -225,10 +297,11 @@ def softmax_focal_loss(
     *is* ``cross_entropy(input, target, weight=alpha, ignore_index=ignore_index)``, in value and
     in gradient. A batch that is empty or fully ignored gives 0 with zero gradients.
 
-    :math:`\log p_y` comes from ``log_softmax`` and :math:`\log(1 - p_y)` from the
-    log-sum-exp over the *other* classes, so the factor
-    :math:`(1 - p_y)^\gamma = \exp(\gamma \log(1 - p_y))` and its gradient are finite even when
-    :math:`p_y` rounds to 1, for every :math:`\gamma \ge 0`.
+    :math:`\log p_y` comes from ``log_softmax``, :math:`1 - p_y` from
+    :math:`-\operatorname{expm1}(\log p_y)`, and the gradient is written in closed form (a
+    bounded multiple of the cross-entropy gradient), so loss and gradient are finite for
+    logits of :math:`\pm 10^4` and every :math:`\gamma \ge 0`, also when :math:`p_y` rounds
+    to 1. Double backward (``create_graph=True``) is supported.
 
     Args:
         input: logits (N, C) or (N, C, d1, ...), C >= 2. Half precision is computed in float32.
@@ -249,13 +322,13 @@ def softmax_focal_loss(
         The loss (float32 for half-precision input, the input's dtype otherwise).
 
     Example:
-        >>> logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+        >>> logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
         >>> target = torch.tensor([0, 2])
         >>> fl = softmax_focal_loss(logits, target, gamma=0.0)
         >>> torch.allclose(fl, torch.nn.functional.cross_entropy(logits, target))
         True
         >>> softmax_focal_loss(logits, target, gamma=2.0, reduction="none")
-        tensor([4.4923e-05, 9.6350e-01])
+        tensor([0.0109, 0.9635])
     """
     reduction = C.check_reduction(reduction)
     gamma = _check_gamma(gamma)
@@ -270,18 +343,11 @@ def softmax_focal_loss(
     x = C.upcast(input)
     valid = target != ignore_index
     index = torch.where(valid, target, torch.zeros_like(target)).unsqueeze(1)
-    log_norm = torch.logsumexp(x, dim=1)
-    log_p = x.gather(1, index).squeeze(1) - log_norm
-    loss = -log_p
-    if gamma != 0:
-        others = x.scatter(1, index, float("-inf"))  # the target class removed
-        log_not_p = torch.logsumexp(others, dim=1) - log_norm  # log(1 - p_y), finite as p_y -> 1
-        loss = loss * torch.exp(log_not_p * gamma)
     if alpha is None:
         weight = valid.to(x.dtype)
     else:
         weight = alpha.to(x.dtype)[index.squeeze(1)] * valid
-    loss = torch.where(valid, loss * weight, torch.zeros_like(loss))
+    loss = _SoftmaxFocal.apply(x, index, weight, gamma)
     return C.reduce_loss(loss, reduction, weight.sum())
 
 
