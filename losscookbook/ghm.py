@@ -51,38 +51,42 @@ def _check_valid(valid: Tensor | None, input: Tensor) -> Tensor | None:
 def _bin_index(g: Tensor, bins: int) -> Tensor:
     """Bin of each gradient norm: bin i holds i/bins <= g < (i+1)/bins; g >= 1 goes to the last.
 
-    The same edges as the reference implementation (``torch.arange(bins + 1) / bins``), so an
-    element exactly on an edge lands in the same bin.
+    The same edges as the reference implementation (``torch.arange(bins + 1) / bins``, in the
+    dtype of ``g``), so an element exactly on an edge lands in the same bin.
     """
-    inner_edges = torch.arange(1, bins, device=g.device, dtype=torch.float32) / bins
-    return torch.bucketize(g.to(torch.float32), inner_edges, right=True)
+    g = C.upcast(g)
+    inner_edges = torch.arange(1, bins, device=g.device, dtype=g.dtype) / bins
+    return torch.bucketize(g, inner_edges, right=True)
 
 
-def _bin_counts(index: Tensor, bins: int, valid: Tensor | None) -> Tensor:
-    """Number of valid elements in each bin, a float32 (bins,) tensor on the device of ``index``.
+def _bin_counts(index: Tensor, bins: int, valid: Tensor | None, dtype: torch.dtype) -> Tensor:
+    """Number of valid elements in each bin, a (bins,) tensor on the device of ``index``.
 
-    This tensor is the one batch statistic of GHM: the one to all-reduce across processes.
+    ``dtype`` is float32 (or float64 for float64 inputs), never half precision: a count above
+    65504 would overflow in float16. This tensor is the one batch statistic of GHM: the one to
+    all-reduce across processes.
     """
-    ones = torch.ones(index.shape, dtype=torch.float32, device=index.device) if valid is None else valid.to(torch.float32)
-    return torch.zeros(bins, dtype=torch.float32, device=index.device).index_add_(0, index.flatten(), ones.flatten())
+    ones = torch.ones(index.shape, dtype=dtype, device=index.device) if valid is None else valid.to(dtype)
+    return torch.zeros(bins, dtype=dtype, device=index.device).index_add_(0, index.flatten(), ones.flatten())
 
 
 def _ema(acc: Tensor, counts: Tensor, momentum: float) -> Tensor:
     """The reference rule: acc = m * acc + (1 - m) * count on non-empty bins, unchanged elsewhere."""
     if momentum == 0:
         return counts
-    return torch.where(counts > 0, momentum * acc.to(torch.float32) + (1.0 - momentum) * counts, acc.to(torch.float32))
+    acc = acc.to(counts.dtype)
+    return torch.where(counts > 0, momentum * acc + (1.0 - momentum) * counts, acc)
 
 
 def _element_weights(index: Tensor, counts: Tensor, density: Tensor) -> Tensor:
-    """beta = N / density(bin) / (number of non-empty bins), looked up per element (float32).
+    """beta = N / density(bin) / (number of non-empty bins), looked up per element.
 
     ``N`` is the total count. Empty bins get weight 0; their density is never divided by, and
     a non-empty bin's density is at least ``1 - momentum`` > 0, so nothing is inf or NaN.
     """
     nonempty = counts > 0
     total = counts.sum()
-    num_nonempty = nonempty.sum().clamp_min(1).to(torch.float32)
+    num_nonempty = nonempty.sum().clamp_min(1).to(counts.dtype)
     safe_density = torch.where(nonempty, density, torch.ones_like(density))
     bin_weight = torch.where(nonempty, total / safe_density, torch.zeros_like(density)) / num_nonempty
     return bin_weight[index]
@@ -127,7 +131,7 @@ def gradient_density(g: Tensor, bins: int = 10, *, valid: Tensor | None = None) 
     bins = _check_bins(bins)
     valid = _check_valid(valid, g)
     C.check_values_in(g, "g", 0.0, 1.0)
-    return _bin_counts(_bin_index(g, bins), bins, valid) * bins
+    return _bin_counts(_bin_index(g, bins), bins, valid, torch.float32) * bins
 
 
 # --------------------------------------------------------------------------- GHM-C
@@ -142,7 +146,7 @@ def _ghmc_parts(input: Tensor, target: Tensor, valid: Tensor | None, bins: int) 
     bce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
     g = (torch.sigmoid(x.detach()) - y).abs()
     index = _bin_index(g, bins)
-    return bce, index, _bin_counts(index, bins, valid)
+    return bce, index, _bin_counts(index, bins, valid, x.dtype)
 
 
 def ghmc_loss(
@@ -295,7 +299,7 @@ def _ghmr_parts(
     asl1 = root - mu
     g = (d / root).detach().abs()
     index = _bin_index(g, bins)
-    return asl1, index, _bin_counts(index, bins, valid)
+    return asl1, index, _bin_counts(index, bins, valid, x.dtype)
 
 
 def ghmr_loss(
