@@ -25,14 +25,14 @@ def _check_gamma(gamma: float) -> float:
     return C.check_number(gamma, "gamma", low=0.0)
 
 
-def _power(base: Tensor, log_base: Tensor, gamma: float) -> Tensor:
-    """``base ** gamma`` for ``base`` in [0, 1]: exact multiplications for an integer gamma,
-    ``exp(gamma * log_base)`` otherwise (never ``0 ** (gamma - 1)``, so nothing blows up)."""
+def _power(base: Tensor, neg_log_base: Tensor, gamma: float) -> Tensor:
+    """``base ** gamma`` for ``base`` in [0, 1] given ``-log(base)``: exact multiplications for
+    an integer gamma, ``exp(-gamma * (-log base))`` otherwise (never ``0 ** (gamma - 1)``)."""
     if gamma == 0:
         return torch.ones_like(base)
     if float(gamma).is_integer():
         return base.pow(int(gamma))
-    return torch.exp(log_base * gamma)
+    return torch.exp(neg_log_base * -gamma)
 
 
 def _weights(alpha: float | Tensor | None) -> tuple[float | Tensor, float | Tensor]:
@@ -46,8 +46,8 @@ def _sigmoid_focal_grad(x: Tensor, y: Tensor, alpha: float | Tensor | None, gamm
     w_pos, w_neg = _weights(alpha)
     p, q = torch.sigmoid(x), torch.sigmoid(-x)
     log_p, log_q = F.logsigmoid(x), F.logsigmoid(-x)
-    d_pos = _power(q, log_q, gamma) * (gamma * p * log_p - q)
-    d_neg = _power(p, log_p, gamma) * (p - gamma * q * log_q)
+    d_pos = _power(q, -log_q, gamma) * (gamma * p * log_p - q)
+    d_neg = _power(p, -log_p, gamma) * (p - gamma * q * log_q)
     return torch.lerp(w_neg * d_neg, w_pos * d_pos, y)
 
 
@@ -73,16 +73,18 @@ class _SigmoidFocal(torch.autograd.Function):
     def forward(ctx: FunctionCtx, x: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float) -> Tensor:  # type: ignore[override]
         neg_x = torch.neg(x)
         p, q = torch.sigmoid(x), torch.sigmoid(neg_x)
-        log_p, log_q = F.logsigmoid(x), F.logsigmoid(neg_x)
-        p_gamma, q_gamma = _power(p, log_p, gamma), _power(q, log_q, gamma)
+        # -log p and -log(1 - p); softplus(z) = log(1 + e^z) is exact to float64 below 50
+        nlog_p, nlog_q = F.softplus(neg_x, threshold=50.0), F.softplus(x, threshold=50.0)
+        a_pos, a_neg = _power(q, nlog_q, gamma), _power(p, nlog_p, gamma)  # q^gamma, p^gamma
         w_pos, w_neg = _weights(alpha)
+        if alpha is not None:
+            a_pos, a_neg = a_pos.mul_(w_pos), a_neg.mul_(w_neg)
         # y * w_pos * A + (1 - y) * w_neg * B, as a lerp from the negative to the positive term
-        loss = torch.lerp(torch.mul(p_gamma, log_q).mul_(-w_neg), torch.mul(q_gamma, log_p).mul_(-w_pos), y)
+        loss = torch.lerp(torch.mul(a_neg, nlog_q), torch.mul(a_pos, nlog_p), y)
         if ctx.needs_input_grad[0]:
-            d_pos = log_p.mul_(p).mul_(gamma).sub_(q).mul_(q_gamma)
-            d_neg = log_q.mul_(q).mul_(-gamma).add_(p).mul_(p_gamma)
-            grad = torch.lerp(d_neg.mul_(w_neg), d_pos.mul_(w_pos), y)
-            ctx.save_for_backward(grad, x, y)
+            d_pos = torch.addcmul(q, p, nlog_p, value=gamma).mul_(a_pos).neg_()  # q^g (g p log p - q)
+            d_neg = torch.addcmul(p, q, nlog_q, value=gamma).mul_(a_neg)  # p^g (p - g q log q)
+            ctx.save_for_backward(torch.lerp(d_neg, d_pos, y), x, y)
             ctx.alpha, ctx.gamma = alpha, gamma
         return loss
 
@@ -99,7 +101,7 @@ def _softmax_focal_grad(x: Tensor, index: Tensor, weight: Tensor, gamma: float) 
     log_p = F.log_softmax(x, dim=1)
     log_pt = log_p.gather(1, index).squeeze(1)
     not_pt = -torch.expm1(log_pt)
-    factor = _power(not_pt, torch.log(not_pt), gamma)
+    factor = _power(not_pt, -torch.log(not_pt), gamma)
     tiny = log_pt.clamp(max=-1e-30)
     coef = (weight * factor * (torch.exp(log_pt) * (tiny / -torch.expm1(tiny)) * gamma - 1.0)).unsqueeze(1)
     return coef * (torch.zeros_like(x).scatter_(1, index, 1.0) - torch.exp(log_p))
@@ -127,7 +129,7 @@ class _SoftmaxFocal(torch.autograd.Function):
         log_p = F.log_softmax(x, dim=1)
         log_pt = log_p.gather(1, index).squeeze(1)
         not_pt = -torch.expm1(log_pt)
-        factor = _power(not_pt, torch.log(not_pt), gamma)
+        factor = _power(not_pt, -torch.log(not_pt), gamma)
         loss = -weight * factor * log_pt
         if ctx.needs_input_grad[0]:
             tiny = log_pt.clamp(max=-1e-30)  # log p_t / (1 - p_t) -> -1 as p_t -> 1
