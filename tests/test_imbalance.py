@@ -269,3 +269,54 @@ def test_property_balanced_bce_is_a_class_weighted_bce(n, alpha, seed):
     ours = lc.balanced_binary_cross_entropy(x, y, alpha=alpha, reduction="none")
     bce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
     torch.testing.assert_close(ours, torch.where(y == 1, alpha * bce, (1 - alpha) * bce))
+
+
+# ------------------------------------------------------------------ data: make_imbalanced_binary
+def test_imbalanced_generator_counts_shapes_and_seed():
+    X, y = lc.data.make_imbalanced_binary(10_100, imbalance_ratio=100, num_features=5, seed=3)
+    assert X.shape == (10_100, 5) and X.dtype == torch.float32 and y.dtype == torch.int64
+    assert int(y.sum()) == 100
+    X2, y2 = lc.data.make_imbalanced_binary(10_100, imbalance_ratio=100, num_features=5, seed=3)
+    assert torch.equal(X, X2) and torch.equal(y, y2)
+    assert not torch.equal(X, lc.data.make_imbalanced_binary(10_100, imbalance_ratio=100, num_features=5, seed=4)[0])
+    # positives sit on the circle of the given radius in the first two features, tightly
+    r = X[y == 1, :2].norm(dim=1)
+    assert abs(float(r.mean()) - 3.0) < 0.2 and float(r.std()) < 0.6
+    # extra features are pure noise for both classes
+    assert abs(float(X[y == 1, 2:].mean())) < 0.2 and abs(float(X[y == 1, 2:].std()) - 1) < 0.2
+
+
+def test_imbalanced_generator_logit_is_the_true_posterior():
+    X, y, logit = lc.data.make_imbalanced_binary(200_000, imbalance_ratio=50, radius=3.0, cluster_std=0.3, seed=1, return_logit=True)
+    assert logit.dtype == torch.float64 and logit.shape == (200_000,)
+    p = torch.sigmoid(logit)
+    # calibration: in each band of predicted probability the observed positive rate matches
+    for low, high in [(0.0, 0.01), (0.01, 0.1), (0.1, 0.5), (0.5, 1.0)]:
+        band = (p >= low) & (p < high)
+        assert band.sum() > 200
+        observed, predicted = float(y[band].double().mean()), float(p[band].mean())
+        se = math.sqrt(max(predicted * (1 - predicted), 1e-6) / int(band.sum()))
+        assert abs(observed - predicted) < 5 * se + 1e-3, (low, high, observed, predicted)
+
+
+def test_imbalanced_generator_label_noise():
+    _, clean = lc.data.make_imbalanced_binary(50_000, imbalance_ratio=100, seed=2)
+    _, noisy = lc.data.make_imbalanced_binary(50_000, imbalance_ratio=100, label_noise=0.02, seed=2)
+    flipped = (clean != noisy).double().mean()
+    assert abs(float(flipped) - 0.02) < 0.003
+    # most flips create positive labels among negatives: the positive count roughly triples
+    assert int(noisy.sum()) > 2.5 * int(clean.sum())
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(imbalance_ratio=0), ValueError, r"imbalance_ratio must be in \(0.0, inf\], got 0.0"),
+        (dict(num_features=1), ValueError, r"num_features must be an integer in \[2, inf\], got 1"),
+        (dict(cluster_std=0.0), ValueError, r"cluster_std must be in \(0.0, inf\], got 0.0"),
+        (dict(label_noise=1.5), ValueError, r"label_noise must be in \[0.0, 1.0\], got 1.5"),
+    ],
+)
+def test_imbalanced_generator_rejects(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        lc.data.make_imbalanced_binary(100, **kwargs)
