@@ -70,7 +70,9 @@ class _SigmoidFocal(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: FunctionCtx, x: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float) -> Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx: FunctionCtx, x: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float
+    ) -> Tensor:
         neg_x = torch.neg(x)
         p, q = torch.sigmoid(x), torch.sigmoid(neg_x)
         # -log p and -log(1 - p); softplus(z) = log(1 + e^z) is exact to float64 below 50
@@ -125,7 +127,9 @@ class _SoftmaxFocal(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: FunctionCtx, x: Tensor, index: Tensor, weight: Tensor, gamma: float) -> Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx: FunctionCtx, x: Tensor, index: Tensor, weight: Tensor, gamma: float
+    ) -> Tensor:
         log_p = F.log_softmax(x, dim=1)
         log_pt = log_p.gather(1, index).squeeze(1)
         not_pt = -torch.expm1(log_pt)
@@ -293,8 +297,8 @@ def softmax_focal_loss(
 
     :cite:p:`lin2017focal`. **Convention:** ``alpha`` is a per-class weight vector (C,), used
     exactly like the ``weight`` of ``torch.nn.functional.cross_entropy`` (e.g. from
-    :func:`class_weights`); None weights every class by 1. **What "mean" divides by:** the sum
-    of :math:`\alpha_{y_i}` over the samples that are not ignored (the number of those samples
+    :func:`~losscookbook.imbalance.class_weights`); None weights every class by 1. **What "mean"
+    divides by:** the sum of :math:`\alpha_{y_i}` over the samples that are not ignored (the number of those samples
     when ``alpha`` is None), exactly as ``cross_entropy`` does, so with ``gamma=0`` the loss
     *is* ``cross_entropy(input, target, weight=alpha, ignore_index=ignore_index)``, in value and
     in gradient. A batch that is empty or fully ignored gives 0 with zero gradients.

@@ -11,7 +11,8 @@ Python branch on a tensor), so the losses run asynchronously on a GPU and inside
 target *values* are not checked.
 
 **Distributed training.** The only batch statistic is the vector of per-bin counts, one
-(bins,) tensor computed before the moving average (see :meth:`GHMCLoss.update_density`). A
+(bins,) tensor computed before the moving average (see the ``update_density`` method of
+:class:`GHMCLoss`). A
 distributed version needs nothing more than ``torch.distributed.all_reduce(counts)`` on that
 tensor before the update, so that every process keeps the same moving average; the per-process
 loss keeps dividing by its own number of valid elements.
@@ -227,7 +228,9 @@ class _GHMBase(nn.Module):
         ``counts`` (sum over processes) before calling this.
         """
         if counts.device != self.acc_sum.device:
-            raise ValueError(f"the loss module is on {self.acc_sum.device} but the input is on {counts.device}; move it with .to()")
+            raise ValueError(
+                f"the loss module is on {self.acc_sum.device} but the input is on {counts.device}; move it with .to()"
+            )
         density = _ema(self.acc_sum, counts, self.momentum)
         if self.training and self.momentum > 0:
             with torch.no_grad():

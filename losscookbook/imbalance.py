@@ -35,7 +35,9 @@ def _real_tensor(value: object, name: str) -> Tensor:
         try:
             value = torch.as_tensor(value)
         except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"{name} must be a tensor, a number or a sequence of numbers, got {type(value).__name__}") from None
+            raise TypeError(
+                f"{name} must be a tensor, a number or a sequence of numbers, got {type(value).__name__}"
+            ) from None
     if value.is_complex() or value.dtype == torch.bool:
         raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
     return value
@@ -77,14 +79,14 @@ def class_weights(
 
     for ``method`` = ``"inverse"``, ``"sqrt_inverse"`` and ``"effective_number"``.
     The effective number :math:`E_n = (1 - \beta^n) / (1 - \beta)` of Cui et al.
-    :cite:p:`cui2019class` grows like :math:`n` for small :math:`n` and saturates at :math:`1 / (1 - \beta)`, so
-    ``"effective_number"`` runs from no re-weighting (:math:`\beta = 0`) to inverse frequency
+    :cite:p:`cui2019class` grows like :math:`n` for small :math:`n` and saturates at
+    :math:`1 / (1 - \beta)`, so ``"effective_number"`` runs from no re-weighting (:math:`\beta = 0`) to inverse frequency
     (:math:`\beta \to 1`). With ``normalize=True`` the weights are scaled to sum to the number of
     classes :math:`C` (their mean is 1, so the size of the loss barely changes); that scaling
     does not change their ratios.
 
     The result is meant for the ``weight`` argument of ``torch.nn.functional.cross_entropy`` (or
-    of :func:`softmax_focal_loss` as ``alpha``); for one binary output use
+    of :func:`~losscookbook.focal.softmax_focal_loss` as ``alpha``); for one binary output use
     :func:`pos_weight_from_counts`.
 
     Args:
@@ -239,7 +241,8 @@ def balanced_binary_cross_entropy(
         \ell = -\big[\alpha\, y \log \sigma(x) + (1 - \alpha)(1 - y) \log(1 - \sigma(x))\big]
 
     :cite:p:`lin2017focal`. ``alpha`` is the weight of the **positive** class and
-    :math:`1 - \alpha` that of the negatives (the convention of :func:`sigmoid_focal_loss`).
+    :math:`1 - \alpha` that of the negatives (the convention of
+    :func:`~losscookbook.focal.sigmoid_focal_loss`).
     :math:`\alpha = n_- / (n_+ + n_-)`, the fraction of negatives, gives both classes the same
     total weight; it is ``pos_weight_from_counts`` up to the overall factor :math:`1 - \alpha`.
     ``alpha=0.5`` is half of plain BCE. ``"mean"`` divides the sum by the number of elements.
