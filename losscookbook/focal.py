@@ -73,20 +73,22 @@ class _SigmoidFocal(torch.autograd.Function):
     def forward(  # type: ignore[override]
         ctx: FunctionCtx, x: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float
     ) -> Tensor:
-        neg_x = torch.neg(x)
-        p, q = torch.sigmoid(x), torch.sigmoid(neg_x)
-        # -log p and -log(1 - p); softplus(z) = log(1 + e^z) is exact to float64 below 50
-        nlog_p, nlog_q = F.softplus(neg_x, threshold=50.0), F.softplus(x, threshold=50.0)
+        # Few fresh tensors: on a CPU each new large tensor costs about as much as a pass over it.
+        p = torch.neg(x)
+        q = torch.sigmoid(p)
+        nlog_p = F.softplus(p, threshold=50.0)  # -log p; softplus(z) = log(1 + e^z), exact below 50
+        p = torch.sigmoid(x, out=p)
+        nlog_q = F.softplus(x, threshold=50.0)  # -log(1 - p)
         a_pos, a_neg = _power(q, nlog_q, gamma), _power(p, nlog_p, gamma)  # q^gamma, p^gamma
-        w_pos, w_neg = _weights(alpha)
         if alpha is not None:
+            w_pos, w_neg = _weights(alpha)
             a_pos, a_neg = a_pos.mul_(w_pos), a_neg.mul_(w_neg)
         # y * w_pos * A + (1 - y) * w_neg * B, as a lerp from the negative to the positive term
-        loss = torch.lerp(torch.mul(a_neg, nlog_q), torch.mul(a_pos, nlog_p), y)
-        if ctx.needs_input_grad[0]:
-            d_pos = torch.addcmul(q, p, nlog_p, value=gamma).mul_(a_pos).neg_()  # q^g (g p log p - q)
-            d_neg = torch.addcmul(p, q, nlog_q, value=gamma).mul_(a_neg)  # p^g (p - g q log q)
-            ctx.save_for_backward(torch.lerp(d_neg, d_pos, y), x, y)
+        loss = torch.mul(a_neg, nlog_q).lerp_(torch.mul(a_pos, nlog_p), y)
+        if ctx.needs_input_grad[0]:  # in place, in the buffers of -log p and -log(1 - p)
+            d_pos = torch.addcmul(q, nlog_p, p, value=gamma, out=nlog_p).mul_(a_pos).neg_()  # q^g (g p log p - q)
+            d_neg = torch.addcmul(p, nlog_q, q, value=gamma, out=nlog_q).mul_(a_neg)  # p^g (p - g q log q)
+            ctx.save_for_backward(d_neg.lerp_(d_pos, y), x, y)
             ctx.alpha, ctx.gamma = alpha, gamma
         return loss
 

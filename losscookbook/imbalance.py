@@ -80,10 +80,10 @@ def class_weights(
     for ``method`` = ``"inverse"``, ``"sqrt_inverse"`` and ``"effective_number"``.
     The effective number :math:`E_n = (1 - \beta^n) / (1 - \beta)` of Cui et al.
     :cite:p:`cui2019class` grows like :math:`n` for small :math:`n` and saturates at
-    :math:`1 / (1 - \beta)`, so ``"effective_number"`` runs from no re-weighting (:math:`\beta = 0`) to inverse frequency
-    (:math:`\beta \to 1`). With ``normalize=True`` the weights are scaled to sum to the number of
-    classes :math:`C` (their mean is 1, so the size of the loss barely changes); that scaling
-    does not change their ratios.
+    :math:`1 / (1 - \beta)`, so ``"effective_number"`` runs from no re-weighting
+    (:math:`\beta = 0`) to inverse frequency (:math:`\beta \to 1`). With ``normalize=True`` the
+    weights are scaled to sum to the number of classes :math:`C` (their mean is 1, so the size of
+    the loss barely changes); that scaling does not change their ratios.
 
     The result is meant for the ``weight`` argument of ``torch.nn.functional.cross_entropy`` (or
     of :func:`~losscookbook.focal.softmax_focal_loss` as ``alpha``); for one binary output use
