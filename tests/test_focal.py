@@ -296,11 +296,11 @@ def test_property_focal_below_bce_and_decreasing_in_gamma(n, gamma, scale, seed)
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, generator=g, dtype=torch.float64) * scale
     y = (torch.rand(n, generator=g, dtype=torch.float64) < 0.5).double()
-    # (torch's BCE formula loses ~1e-16 absolute on tiny losses, hence the atol below)
+    # (torch's BCE formula loses up to ~1e-15 absolute on tiny losses, hence the atol below)
     bce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
     fl = lc.sigmoid_focal_loss(x, y, alpha=None, gamma=gamma, reduction="none")
     more = lc.sigmoid_focal_loss(x, y, alpha=None, gamma=gamma + 0.5, reduction="none")
-    assert (fl <= bce * (1 + 1e-12) + 1e-15).all() and (fl >= 0).all()
+    assert (fl <= bce * (1 + 1e-12) + 1e-13).all() and (fl >= 0).all()
     assert (more <= fl * (1 + 1e-12)).all()
     # and it is BCE times the modulating factor (1 - p_t)^gamma
     p_t = torch.where(y == 1, torch.sigmoid(x), torch.sigmoid(-x))
