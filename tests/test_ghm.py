@@ -363,3 +363,16 @@ def test_property_weights_sum_to_n_and_loss_is_a_weighted_mean_of_bce(n, bins, s
     mean = lc.ghmc_loss(x, y, bins=bins)
     assert float(bce.min()) * (1 - 1e-9) <= float(mean) <= float(bce.max()) * (1 + 1e-9)
     torch.testing.assert_close(mean, loss.sum() / n)
+
+
+def test_forward_traces_as_one_graph():
+    # dynamo refuses (fullgraph=True) any graph break, such as a .item() or a branch on a tensor;
+    # the "eager" backend traces without generating code, so this stays quick
+    x, y, valid = _batch((300,))
+    compiled, eager = lc.GHMCLoss(bins=30, momentum=0.75), lc.GHMCLoss(bins=30, momentum=0.75)
+    step = torch.compile(lambda a, b, v: compiled(a, b, v), fullgraph=True, backend="eager")
+    for _ in range(2):
+        torch.testing.assert_close(step(x, y, valid), eager(x, y, valid))
+    torch.testing.assert_close(compiled.acc_sum, eager.acc_sum)
+    ghmr = torch.compile(lambda a, b: lc.ghmr_loss(a, b, valid=valid), fullgraph=True, backend="eager")
+    torch.testing.assert_close(ghmr(x, y), lc.ghmr_loss(x, y, valid=valid))
