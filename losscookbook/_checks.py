@@ -19,16 +19,25 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 # --------------------------------------------------------------------------- reductions
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of the strings ``choices``, else raise ValueError naming them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
 def check_reduction(reduction: str, choices: Sequence[str] = REDUCTIONS) -> str:
     """Return ``reduction`` if it is one of ``choices``, else raise ValueError."""
     return check_choice(reduction, "reduction", choices)
 
 
 def safe_divide(numerator: Tensor, denominator: Tensor | float) -> Tensor:
-    """``numerator / denominator``, and 0 (with zero gradients) where the denominator is 0.
+    """``numerator / denominator``, with a zero denominator replaced by 1.
 
-    Used for means over empty or fully ignored batches: their numerator is an empty sum
-    (0), so the loss is 0 instead of NaN, and no NaN leaks into the backward pass.
+    Used for means over empty or fully ignored batches: their numerator is an empty sum (0),
+    so the result is 0 instead of NaN and no NaN leaks into the backward pass (the gradient
+    with respect to the numerator's inputs is 0 too). A zero denominator with a non-zero
+    numerator returns the numerator unchanged; callers only divide sums by their own weights.
     """
     denominator = torch.as_tensor(denominator, dtype=numerator.dtype, device=numerator.device)
     nonzero = denominator != 0
@@ -218,7 +227,7 @@ def check_class_weight(weight: Tensor | None, num_classes: int, input: Tensor, n
     return weight
 
 
-# --- added for regression and classic
+# --------------------------------------------------------------------------- labels and element weights
 def check_values_among(tensor: Tensor, name: str, allowed: Sequence[float], hint: str = "") -> None:
     """Raise ValueError if an element of ``tensor`` is not one of ``allowed`` (e.g. labels -1 and 1)."""
     if tensor.numel() == 0:
@@ -256,10 +265,3 @@ def reduce_weighted(loss: Tensor, reduction: str, weight: Tensor | None = None) 
         return reduce_loss(weighted, reduction)
     return safe_divide(weighted.sum(), torch.broadcast_to(weight.to(loss.dtype), loss.shape).sum())
 
-
-# --- added for activations
-def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
-    """Return ``value`` if it is one of the strings ``choices``, else raise ValueError naming them."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
-    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -18,6 +19,7 @@ __all__ = [
     "RegressionData",
     "make_regression",
     "make_linear_binary",
+    "make_imbalanced_binary",
 ]
 
 
@@ -169,7 +171,7 @@ def train_test_split(
     return tuple(out)
 
 
-# --- regression and classic linear classifiers
+# --------------------------------------------------------------------------- regression and linear classifiers
 class RegressionData(NamedTuple):
     """What :func:`make_regression` returns: inputs, targets, the outlier mask and the noise scale."""
 
@@ -290,3 +292,72 @@ def make_linear_binary(
         flip = torch.rand(n_samples, generator=g) < label_noise
         y = torch.where(flip, -y, y)
     return X, y
+# --------------------------------------------------------------------------- imbalanced classification
+def make_imbalanced_binary(
+    n_samples: int,
+    *,
+    imbalance_ratio: float = 100.0,
+    num_features: int = 2,
+    num_clusters: int = 3,
+    radius: float = 3.0,
+    cluster_std: float = 0.4,
+    label_noise: float = 0.0,
+    seed: int = 0,
+    return_logit: bool = False,
+) -> tuple[Tensor, ...]:
+    r"""A binary problem with a rare positive class that no straight line separates.
+
+    Negatives are standard normal in ``num_features`` dimensions. Positives come from
+    ``num_clusters`` tight Gaussian clusters (standard deviation ``cluster_std``) whose centres
+    lie evenly spaced on a circle of radius ``radius`` in the first two features, inside the
+    tail of the negatives: the classes overlap, the boundary is curved, and easy negatives
+    (near the origin) vastly outnumber everything else. Features beyond the first two are noise
+    for both classes. There are ``round(n_samples / (1 + imbalance_ratio))`` positives (at least
+    one), e.g. 1:100 for ``imbalance_ratio=100``. ``label_noise`` flips that fraction of the
+    labels at random, in both directions; with a rare positive class most flips turn easy
+    negatives into positive-labelled outliers.
+
+    With ``return_logit=True`` the true log-odds of the *clean* label given the features,
+    :math:`\log p(y{=}1 \mid x) - \log p(y{=}0 \mid x)`, is returned too: the scores of the
+    Bayes-optimal classifier, the ceiling for any metric on this data.
+
+    Returns:
+        ``X`` (n_samples, num_features) float32 and ``y`` (n_samples,) int64, shuffled; plus the
+        float64 log-odds (n_samples,) with ``return_logit=True``.
+
+    Example:
+        >>> X, y = make_imbalanced_binary(1010, imbalance_ratio=100)
+        >>> X.shape, int(y.sum())
+        (torch.Size([1010, 2]), 10)
+    """
+    n_samples = C.check_int(n_samples, "n_samples", low=2)
+    imbalance_ratio = C.check_number(imbalance_ratio, "imbalance_ratio", low=0.0, low_open=True)
+    num_features = C.check_int(num_features, "num_features", low=2)
+    num_clusters = C.check_int(num_clusters, "num_clusters", low=1)
+    radius = C.check_number(radius, "radius", low=0.0)
+    cluster_std = C.check_number(cluster_std, "cluster_std", low=0.0, low_open=True)
+    label_noise = C.check_number(label_noise, "label_noise", low=0.0, high=1.0)
+    n_pos = min(n_samples - 1, max(1, round(n_samples / (1.0 + imbalance_ratio))))
+    n_neg = n_samples - n_pos
+    angles = torch.arange(num_clusters, dtype=torch.float64) * (2 * math.pi / num_clusters) + math.pi / 2
+    centres = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    g = torch.Generator().manual_seed(seed)
+    negatives = torch.randn(n_neg, num_features, generator=g, dtype=torch.float64)
+    cluster = torch.randint(0, num_clusters, (n_pos,), generator=g)
+    positives = torch.randn(n_pos, num_features, generator=g, dtype=torch.float64)
+    positives[:, :2] = centres[cluster] + cluster_std * positives[:, :2]
+    X = torch.cat([negatives, positives])
+    y = torch.cat([torch.zeros(n_neg, dtype=torch.long), torch.ones(n_pos, dtype=torch.long)])
+    order = torch.randperm(n_samples, generator=g)
+    X, y = X[order], y[order]
+    if label_noise > 0:
+        flip = torch.rand(n_samples, generator=g) < label_noise
+        y = torch.where(flip, 1 - y, y)
+    if not return_logit:
+        return X.float(), y
+    # log-odds from the two densities of the first two features (the others cancel) and the prior
+    xy = X[:, :2]
+    log_neg = -0.5 * (xy**2).sum(1)
+    d2 = ((xy[:, None, :] - centres[None]) ** 2).sum(-1)
+    log_pos = torch.logsumexp(-0.5 * d2 / cluster_std**2, 1) - math.log(num_clusters) - 2 * math.log(cluster_std)
+    return X.float(), y, log_pos - log_neg + math.log(n_pos / n_neg)

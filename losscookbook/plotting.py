@@ -1,10 +1,14 @@
-"""Plotting helpers for the chapters (needs the ``plot`` extra: matplotlib).
+"""Plotting and display helpers for notebooks (the plots need the ``plot`` extra: matplotlib).
 
-matplotlib is imported inside the functions, so importing ``losscookbook`` never needs it.
+matplotlib and IPython are imported inside the functions, so importing ``losscookbook`` never
+needs them.
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +19,7 @@ from .metrics import expected_calibration_error, reliability_curve
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["markdown_table", "reliability_diagram"]
+__all__ = ["markdown_table", "show_table", "show_source", "reliability_diagram"]
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, digits: int = 3) -> str:
@@ -40,6 +44,44 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, d
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def show_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, digits: int = 3) -> None:
+    """Display :func:`markdown_table` as a rendered table in Jupyter, or print it elsewhere."""
+    text = markdown_table(header, rows, digits=digits)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - IPython is absent
+        print(text)
+        return
+    if get_ipython() is None:
+        print(text)
+    else:
+        display(Markdown(text))
+
+
+def show_source(obj: object) -> None:
+    """Print the source code of a function or class without its docstrings.
+
+    The docstrings are on the API page; the chapters show the code itself.
+
+    Example:
+        >>> from losscookbook.smoothing import smooth_labels
+        >>> show_source(smooth_labels)  # doctest: +ELLIPSIS
+        def smooth_labels(target: Tensor, num_classes: int, smoothing: float) -> Tensor:
+            C.check_tensor(target, "target")
+        ...
+    """
+    source = textwrap.dedent(inspect.getsource(obj))
+    lines = source.splitlines()
+    drop: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                drop.update(range(first.lineno - 1, first.end_lineno))
+    print("\n".join(line for i, line in enumerate(lines) if i not in drop))
 
 
 def _axes(ax: Axes | None) -> Axes:

@@ -85,7 +85,7 @@ def test_chapter_imports_its_code_from_the_package(path):
     assert "import losscookbook" in code
     own_losses = re.findall(r"^\s*def (\w*_loss)\(", code, re.MULTILINE)
     assert not own_losses, f"{path.name} defines its own losses {own_losses}: they belong in the package"
-    assert "inspect.getsource(" in code, f"{path.name} should show its implementation from the package"
+    assert "show_source(" in code, f"{path.name} should show its implementation from the package"
 
 
 def test_claims_file_is_well_formed():
