@@ -62,6 +62,9 @@ def test_chapter_page_has_math_figures_citations_and_colab(chapter):
     colab = f"https://colab.research.google.com/github/losscookbook/losscookbook/blob/main/book/{chapter}.ipynb"
     assert colab in html, "no Colab launch button"
     assert "Traceback" not in html, "an executed cell raised"
+    notebook = (ROOT / "book" / f"{chapter}.ipynb").read_text(encoding="utf-8")
+    if "show_table(" in notebook:
+        assert "<table" in html, "tables shown with show_table were not rendered as HTML tables"
 
 
 def test_claims_page_lists_every_claim():
