@@ -215,6 +215,11 @@ def check_class_target(input: Tensor, target: Tensor, *, ignore_index: int | Non
         raise ValueError(f"target class indices must be in {allowed}, got {example}")
 
 
+def buffer_copy(value: Tensor | None, name: str) -> Tensor | None:
+    """A detached copy of an optional floating tensor hyperparameter, to keep in a module buffer."""
+    return None if value is None else check_floating(value, name).detach().clone()
+
+
 def check_class_weight(weight: Tensor | None, num_classes: int, input: Tensor, name: str = "weight") -> Tensor | None:
     """Check a per-class weight vector of shape (C,) with non-negative entries."""
     if weight is None:

@@ -423,7 +423,7 @@ class MulticlassHingeLoss(nn.Module):
         self.squared = bool(squared)
         self.ignore_index = ignore_index
         self.reduction = C.check_reduction(reduction)
-        self.register_buffer("weight", None if weight is None else C.check_floating(weight, "weight").clone())
+        self.register_buffer("weight", C.buffer_copy(weight, "weight"))
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return multiclass_hinge_loss(

@@ -266,7 +266,7 @@ class SigmoidFocalLoss(nn.Module):
         self.gamma = _check_gamma(gamma)
         self.reduction = C.check_reduction(reduction)
         if isinstance(alpha, Tensor) and alpha.numel() != 1:
-            self.register_buffer("alpha", C.check_floating(alpha, "alpha").clone())
+            self.register_buffer("alpha", C.buffer_copy(alpha, "alpha"))
         else:
             self.alpha = None if alpha is None else C.check_number(alpha, "alpha", low=0.0, high=1.0)
 
@@ -375,7 +375,7 @@ class SoftmaxFocalLoss(nn.Module):
         self.gamma = _check_gamma(gamma)
         self.ignore_index = ignore_index
         self.reduction = C.check_reduction(reduction)
-        self.register_buffer("alpha", None if alpha is None else C.check_floating(alpha, "alpha").clone())
+        self.register_buffer("alpha", C.buffer_copy(alpha, "alpha"))
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return softmax_focal_loss(

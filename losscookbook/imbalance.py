@@ -322,7 +322,7 @@ class BalancedBinaryCrossEntropy(nn.Module):
         super().__init__()
         self.reduction = C.check_reduction(reduction)
         if isinstance(alpha, Tensor) and alpha.numel() != 1:
-            self.register_buffer("alpha", C.check_floating(alpha, "alpha").clone())
+            self.register_buffer("alpha", C.buffer_copy(alpha, "alpha"))
         else:
             self.alpha = C.check_number(alpha, "alpha", low=0.0, high=1.0)
 

@@ -189,7 +189,7 @@ class LabelSmoothingCrossEntropy(nn.Module):
         self.smoothing = _check_smoothing(smoothing)
         self.ignore_index = ignore_index
         self.reduction = C.check_reduction(reduction)
-        self.register_buffer("weight", None if weight is None else C.check_floating(weight, "weight").clone())
+        self.register_buffer("weight", C.buffer_copy(weight, "weight"))
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return label_smoothing_cross_entropy(
@@ -278,7 +278,7 @@ class BinaryCrossEntropyWithSmoothing(nn.Module):
         self.smoothing = _check_smoothing(smoothing)
         self.reduction = C.check_reduction(reduction)
         self.register_buffer(
-            "pos_weight", None if pos_weight is None else C.check_floating(pos_weight, "pos_weight").clone()
+            "pos_weight", C.buffer_copy(pos_weight, "pos_weight")
         )
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
