@@ -37,9 +37,7 @@ VARIANTS = ("weston_watkins", "crammer_singer")
 
 
 def _check_labels(labels: str) -> str:
-    if not isinstance(labels, str) or labels not in LABELS:
-        raise ValueError(f"labels must be one of {LABELS}, got {labels!r}")
-    return labels
+    return C.check_choice(labels, "labels", LABELS)
 
 
 def _check_margin(margin: float) -> float:
@@ -306,9 +304,7 @@ class ExponentialLoss(nn.Module):
 
 # ---------------------------------------------------------------------------------------- multi-class hinge
 def _check_variant(variant: str) -> str:
-    if not isinstance(variant, str) or variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    return variant
+    return C.check_choice(variant, "variant", VARIANTS)
 
 
 def multiclass_hinge_loss(

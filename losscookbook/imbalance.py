@@ -108,8 +108,7 @@ def class_weights(
         >>> round(float(w[1] / w[0]), 2)
         2.53
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    method = C.check_choice(method, "method", _METHODS)
     beta = C.check_number(beta, "beta", low=0.0, high=1.0, high_open=True)
     if not isinstance(normalize, bool):
         raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}")

@@ -97,8 +97,7 @@ def fit(
     C.check_same_device(("X", X), ("y", y))
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"y must have X.shape[0]={X.shape[0]} rows, got {y.shape[0]}")
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be one of ('adam', 'sgd'), got {optimizer!r}")
+    C.check_choice(optimizer, "optimizer", ("adam", "sgd"))
     device = next(model.parameters()).device
     X, y = X.to(device), y.to(device)
     params = model.parameters()
