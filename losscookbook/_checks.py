@@ -118,6 +118,14 @@ def check_same_shape(a: Tensor, b: Tensor, names: tuple[str, str] = ("input", "t
         )
 
 
+def check_float_pair(input: Tensor, target: Tensor) -> None:
+    """Floating ``input`` and ``target`` of the same shape, on the same device."""
+    check_floating(input, "input")
+    check_floating(target, "target")
+    check_same_shape(input, target)
+    check_same_device(("input", input), ("target", target))
+
+
 def check_broadcastable(tensor: Tensor, name: str, shape: torch.Size, target_name: str) -> None:
     """Raise ValueError unless ``tensor`` broadcasts to ``shape`` without changing it."""
     try:

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx
 
 from . import _checks as C
-from .imbalance import _check_alpha, _check_binary_pair
+from .imbalance import _check_alpha
 
 __all__ = ["sigmoid_focal_loss", "SigmoidFocalLoss", "softmax_focal_loss", "SoftmaxFocalLoss"]
 
@@ -240,7 +240,7 @@ def sigmoid_focal_loss(
     """
     reduction = C.check_reduction(reduction)
     gamma = _check_gamma(gamma)
-    _check_binary_pair(input, target)
+    C.check_float_pair(input, target)
     alpha = _check_alpha(alpha, input, allow_none=True)
     normalizer = _check_normalizer(normalizer, reduction, input)
     C.check_values_in(target, "target", 0.0, 1.0)

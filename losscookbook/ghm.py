@@ -147,10 +147,7 @@ def gradient_density(g: Tensor, bins: int = 10, *, valid: Tensor | None = None) 
 # --------------------------------------------------------------------------- GHM-C
 def _ghmc_parts(input: Tensor, target: Tensor, valid: Tensor | None, bins: int) -> tuple[Tensor, Tensor, Tensor]:
     """Unreduced BCE (float32 or float64), bin index and per-bin counts."""
-    C.check_floating(input, "input")
-    C.check_floating(target, "target")
-    C.check_same_shape(input, target)
-    C.check_same_device(("input", input), ("target", target))
+    C.check_float_pair(input, target)
     x = C.upcast(input)
     y = target.to(x.dtype)
     bce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
@@ -301,10 +298,7 @@ def _ghmr_parts(
     input: Tensor, target: Tensor, valid: Tensor | None, bins: int, mu: float
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Unreduced ASL1 loss, bin index and per-bin counts."""
-    C.check_floating(input, "input")
-    C.check_floating(target, "target")
-    C.check_same_shape(input, target)
-    C.check_same_device(("input", input), ("target", target))
+    C.check_float_pair(input, target)
     x = C.upcast(input)
     d = x - target.to(x.dtype)
     root = torch.sqrt(d * d + mu * mu)

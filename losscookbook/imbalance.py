@@ -249,13 +249,6 @@ def _check_alpha(alpha: float | Tensor | None, input: Tensor, *, allow_none: boo
     return C.check_number(alpha, "alpha", low=0.0, high=1.0)
 
 
-def _check_binary_pair(input: Tensor, target: Tensor) -> None:
-    C.check_floating(input, "input")
-    C.check_floating(target, "target")
-    C.check_same_shape(input, target)
-    C.check_same_device(("input", input), ("target", target))
-
-
 def balanced_binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -298,7 +291,7 @@ def balanced_binary_cross_entropy(
         True
     """
     reduction = C.check_reduction(reduction)
-    _check_binary_pair(input, target)
+    C.check_float_pair(input, target)
     alpha = _check_alpha(alpha, input, allow_none=False)
     C.check_values_in(target, "target", 0.0, 1.0)
     x = C.upcast(input)

@@ -61,3 +61,15 @@ def assert_half_precision(fn: LossFn, input: Tensor, target: Tensor, dtype: torc
 
 def assert_module_matches(module: torch.nn.Module, fn: LossFn, input: Tensor, target: Tensor, **kwargs) -> None:
     torch.testing.assert_close(module(input, target), fn(input, target, **kwargs), rtol=0, atol=0)
+
+
+def assert_autocast_bfloat16(fn: LossFn, x: Tensor, target: Tensor, out_features: int, **kwargs) -> None:
+    """Under CPU bf16 autocast a layer's bf16 output gives a finite float32 loss and finite weight grads."""
+    layer = torch.nn.Linear(x.shape[-1], out_features)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+        assert out.dtype == torch.bfloat16
+        loss = fn(out, target, **kwargs)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    loss.backward()
+    assert torch.isfinite(layer.weight.grad).all()

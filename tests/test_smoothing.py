@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import losscookbook as lc
 from contract import (
+    assert_autocast_bfloat16,
     assert_empty_is_zero,
     assert_finite_with_grad,
     assert_half_precision,
@@ -207,14 +208,7 @@ def test_half_precision_inputs(device, dtype):
 
 def test_autocast_cpu_bfloat16():
     logits, target = _batch()
-    layer = torch.nn.Linear(K, K)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = layer(logits)
-        assert out.dtype == torch.bfloat16
-        loss = lc.label_smoothing_cross_entropy(out, target)
-    assert loss.dtype == torch.float32 and torch.isfinite(loss)
-    loss.backward()
-    assert torch.isfinite(layer.weight.grad).all()
+    assert_autocast_bfloat16(lc.label_smoothing_cross_entropy, logits, target, K)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
