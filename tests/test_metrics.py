@@ -130,3 +130,60 @@ def test_fit_temperature_recovers_a_known_temperature():
 def test_metrics_reject_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --------------------------------------------------------------------------- comparisons over seeds
+from losscookbook.metrics import paired_difference, recall_at_k, t_quantile  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "p, df, expected",  # Student-t table values
+    [(0.975, 1, 12.7062), (0.975, 4, 2.7764), (0.975, 9, 2.2622), (0.95, 9, 1.8331), (0.995, 19, 2.8609), (0.975, 200, 1.9719)],
+)
+def test_t_quantile_matches_the_table(p, df, expected):
+    assert t_quantile(p, df) == pytest.approx(expected, abs=2e-4)
+    assert t_quantile(1 - p, df) == pytest.approx(-expected, abs=2e-4)
+
+
+def test_paired_difference_is_the_t_interval_of_the_differences():
+    a = [0.8, 0.7, 0.9, 0.85, 0.75, 0.95]
+    b = [0.6, 0.72, 0.8, 0.8, 0.7, 0.9]
+    d = [x - y for x, y in zip(a, b)]
+    mean = sum(d) / 6
+    sd = (sum((x - mean) ** 2 for x in d) / 5) ** 0.5
+    half = 2.5706 * sd / 6**0.5  # t_{0.975, 5}
+    result = paired_difference(a, b)
+    assert result.mean == pytest.approx(mean)
+    assert result.low == pytest.approx(mean - half, abs=1e-4)
+    assert result.high == pytest.approx(mean + half, abs=1e-4)
+    assert (result.n, result.wins) == (6, 5)
+    assert "5/6" in str(result)
+
+
+def test_paired_difference_rejects_unpaired_input():
+    with pytest.raises(ValueError, match="one value per seed"):
+        paired_difference([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="confidence"):
+        paired_difference([1.0], [1.0], confidence=1.0)
+
+
+def test_recall_at_k_against_a_loop():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(300, 5, generator=g)
+    labels = torch.randint(0, 20, (300,), generator=g)
+    for k in (1, 3):
+        hits = 0
+        for i in range(300):
+            d = [(float((x[i] - x[j]).norm()), j) for j in range(300) if j != i]
+            nearest = [j for _, j in sorted(d)[:k]]
+            hits += any(int(labels[j]) == int(labels[i]) for j in nearest)
+        assert recall_at_k(x, labels, k=k) == pytest.approx(hits / 300)
+    assert recall_at_k(x[:10], labels[:10], gallery=x, gallery_labels=labels) == 1.0  # each query is in the gallery
+
+
+def test_recall_at_k_rejects_bad_input():
+    x = torch.randn(4, 2)
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
+        recall_at_k(x, torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="k must be at most 3"):
+        recall_at_k(x, torch.zeros(4, dtype=torch.long), k=4)
