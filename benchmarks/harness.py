@@ -45,6 +45,34 @@ def measure(fn: Callable[[], object], *, device: torch.device, warmup: int = 3, 
     return out
 
 
+def measure_interleaved(
+    fns: dict[str, Callable[[], object]], *, device: torch.device, warmup: int = 3, rounds: int = 20
+) -> dict[str, dict]:
+    """Time several implementations of one case round-robin, in one process.
+
+    Each round calls every implementation once, in a rotating order, so that drifts of the
+    machine and of the allocator's state affect all of them alike. Returns, per name, the median,
+    the first and third quartiles and the minimum of its wall times (seconds).
+    """
+    names = list(fns)
+    for _ in range(warmup):
+        for name in names:
+            fns[name]()
+    _sync(device)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            start = time.perf_counter()
+            fns[name]()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    out = {}
+    for name, ts in times.items():
+        q1, _, q3 = statistics.quantiles(ts, n=4)
+        out[name] = {"median_s": statistics.median(ts), "q1_s": q1, "q3_s": q3, "min_s": min(ts), "rounds": rounds}
+    return out
+
+
 def forward_backward(loss_fn: Callable[..., torch.Tensor], *inputs: torch.Tensor, **kwargs) -> Callable[[], None]:
     """A callable that runs ``loss_fn(*inputs, **kwargs).backward()`` on fresh leaf copies of float inputs."""
     leaves = [t.detach().clone().requires_grad_(t.is_floating_point()) if i == 0 else t for i, t in enumerate(inputs)]
