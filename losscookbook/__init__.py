@@ -11,6 +11,7 @@ module's ``__all__`` is the single list of what it exports). The support modules
 from . import (
     activations,
     classic,
+    config,
     data,
     focal,
     ghm,
@@ -21,6 +22,7 @@ from . import (
     smoothing,
     training,
 )
+from .config import set_value_checks, value_checks
 from .activations import *  # noqa: F403
 from .classic import *  # noqa: F403
 from .focal import *  # noqa: F403
@@ -33,6 +35,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "set_value_checks",
+    "value_checks",
     *classic.__all__,
     *regression.__all__,
     *activations.__all__,

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from . import config
+
 __all__: list[str] = []
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -188,14 +190,41 @@ def check_int(value: object, name: str, *, low: int | None = None, high: int | N
 
 
 # --------------------------------------------------------------------------- tensor values
-def check_values_in(tensor: Tensor, name: str, low: float, high: float) -> None:
-    """Raise ValueError if any element of ``tensor`` lies outside ``[low, high]`` (or is NaN)."""
-    if tensor.numel() == 0:
+def _value_checks_eager(tensor: Tensor) -> bool | None:
+    """True: check eagerly; False: device-side assert; None: do not check (mode "off")."""
+    mode = config.value_check_mode()
+    if mode == "off":
+        return None
+    if mode == "device" or torch.compiler.is_compiling():
+        return False
+    return tensor.device.type == "cpu"
+
+
+def _assert_none(bad: Tensor, message: str) -> None:
+    """Device-side assert that no element of ``bad`` is True (no host synchronisation)."""
+    torch._assert_async(torch.logical_not(bad.any()), message)
+
+
+def check_values_in(
+    tensor: Tensor, name: str, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> None:
+    """Raise ValueError if any element of ``tensor`` lies outside the interval (or is NaN).
+
+    The interval is ``[low, high]``; ``low_open`` / ``high_open`` exclude an end point. Follows the
+    mode of :func:`set_value_checks` (a device-side assert off the CPU).
+    """
+    eager = _value_checks_eager(tensor)
+    if eager is None or tensor.numel() == 0:
         return
-    bad = ~((tensor >= low) & (tensor <= high))
-    if bool(bad.any()):
+    above = tensor > low if low_open else tensor >= low
+    below = tensor < high if high_open else tensor <= high
+    bad = ~(above & below)
+    interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if not eager:
+        _assert_none(bad, f"{name} values must be in {interval}")
+    elif bool(bad.any()):
         example = tensor[bad].flatten()[0].item()
-        raise ValueError(f"{name} values must be in [{low}, {high}], got {example}")
+        raise ValueError(f"{name} values must be in {interval}, got {example}")
 
 
 def check_class_target(input: Tensor, target: Tensor, *, ignore_index: int | None = None) -> None:
@@ -211,15 +240,20 @@ def check_class_target(input: Tensor, target: Tensor, *, ignore_index: int | Non
             f"target of class indices must have shape (N, d1, ...) = {_shape(expected)} "
             f"for input {_shape(input.shape)}, got {_shape(target.shape)}"
         )
+    eager = _value_checks_eager(target)
+    if eager is None or target.numel() == 0:
+        return
     num_classes = input.shape[1]
     bad = (target < 0) | (target >= num_classes)
     if ignore_index is not None:
         bad &= target != ignore_index
-    if target.numel() and bool(bad.any()):
+    allowed = f"[0, {num_classes - 1}]"
+    if ignore_index is not None:
+        allowed += f" or ignore_index={ignore_index}"
+    if not eager:
+        _assert_none(bad, f"target class indices must be in {allowed}")
+    elif bool(bad.any()):
         example = target[bad].flatten()[0].item()
-        allowed = f"[0, {num_classes - 1}]"
-        if ignore_index is not None:
-            allowed += f" or ignore_index={ignore_index}"
         raise ValueError(f"target class indices must be in {allowed}, got {example}")
 
 
@@ -243,14 +277,17 @@ def check_class_weight(weight: Tensor | None, num_classes: int, input: Tensor, n
 # --------------------------------------------------------------------------- labels and element weights
 def check_values_among(tensor: Tensor, name: str, allowed: Sequence[float], hint: str = "") -> None:
     """Raise ValueError if an element of ``tensor`` is not one of ``allowed`` (e.g. labels -1 and 1)."""
-    if tensor.numel() == 0:
+    eager = _value_checks_eager(tensor)
+    if eager is None or tensor.numel() == 0:
         return
     ok = torch.zeros_like(tensor, dtype=torch.bool)
     for value in allowed:
         ok |= tensor == value
-    if not bool(ok.all()):
+    choices = "(" + ", ".join(f"{v:g}" for v in allowed) + ")"
+    if not eager:
+        _assert_none(~ok, f"{name} values must be one of {choices}{hint}")
+    elif not bool(ok.all()):
         example = tensor[~ok].flatten()[0].item()
-        choices = "(" + ", ".join(f"{v:g}" for v in allowed) + ")"
         raise ValueError(f"{name} values must be one of {choices}, got {example:g}{hint}")
 
 

@@ -363,26 +363,25 @@ class LogCoshLoss(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------- quantile
-def _check_quantiles(quantiles: float | Sequence[float] | Tensor) -> tuple[float | None, Tensor | None]:
-    """Return (q, None) for one quantile given as a number, or (None, tensor of Q) for several."""
-    if isinstance(quantiles, Tensor) and quantiles.dim() == 0:
-        quantiles = quantiles.item()
+def _check_quantiles(quantiles: float | Sequence[float] | Tensor) -> tuple[float | Tensor | None, Tensor | None]:
+    """Return (q, None) for one level (a number or a 0-dim tensor), or (None, tensor of Q) for several."""
     if isinstance(quantiles, (int, float)) and not isinstance(quantiles, bool):
         return C.check_number(quantiles, "quantiles", low=0.0, high=1.0, low_open=True, high_open=True), None
     if isinstance(quantiles, Tensor):
         C.check_floating(quantiles, "quantiles")
         q = quantiles.detach()
-    elif isinstance(quantiles, Sequence) and not isinstance(quantiles, str):
-        values = [C.check_number(v, f"quantiles[{i}]") for i, v in enumerate(quantiles)]
-        q = torch.tensor(values, dtype=torch.float64)
-    else:
-        raise TypeError(f"quantiles must be a number, a sequence of numbers or a 1-D tensor, got {type(quantiles).__name__}")
-    if q.dim() != 1 or q.numel() == 0:
-        raise ValueError(f"quantiles must be a non-empty 1-D sequence, got shape {tuple(q.shape)}")
-    bad = ~((q > 0) & (q < 1))
-    if bool(bad.any()):
-        raise ValueError(f"quantiles must be in (0.0, 1.0), got {q[bad][0].item()}")
-    return None, q
+        if q.dim() > 1 or q.numel() == 0:
+            raise ValueError(f"quantiles must be a non-empty 1-D sequence, got shape {tuple(q.shape)}")
+        C.check_values_in(q, "quantiles", 0.0, 1.0, low_open=True, high_open=True)
+        return (q, None) if q.dim() == 0 else (None, q)
+    if isinstance(quantiles, Sequence) and not isinstance(quantiles, str):
+        if len(quantiles) == 0:
+            raise ValueError("quantiles must be a non-empty 1-D sequence, got shape (0,)")
+        values = [
+            C.check_number(v, "quantiles", low=0.0, high=1.0, low_open=True, high_open=True) for v in quantiles
+        ]
+        return None, torch.tensor(values, dtype=torch.float64)
+    raise TypeError(f"quantiles must be a number, a sequence of numbers or a 1-D tensor, got {type(quantiles).__name__}")
 
 
 def quantile_loss(
@@ -482,7 +481,7 @@ class QuantileLoss(nn.Module):
         level, levels = _check_quantiles(quantiles)
         self.reduction = C.check_reduction(reduction)
         self.register_buffer(
-            "quantiles", torch.tensor(level, dtype=torch.float64) if levels is None else levels.clone()
+            "quantiles", torch.as_tensor(level, dtype=torch.float64).clone() if levels is None else levels.clone()
         )
 
     def forward(self, input: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
