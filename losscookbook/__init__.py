@@ -13,6 +13,7 @@ from . import (
     classic,
     config,
     data,
+    distributed,
     focal,
     ghm,
     imbalance,

@@ -11,11 +11,11 @@ Python branch on a tensor), so the losses run asynchronously on a GPU and inside
 target *values* are not checked.
 
 **Distributed training.** The only batch statistic is the vector of per-bin counts, one
-(bins,) tensor computed before the moving average (see the ``update_density`` method of
-:class:`GHMCLoss`). A
-distributed version needs nothing more than ``torch.distributed.all_reduce(counts)`` on that
-tensor before the update, so that every process keeps the same moving average; the per-process
-loss keeps dividing by its own number of valid elements.
+(bins,) tensor computed before the moving average. With ``distributed=True``, :class:`GHMCLoss`
+and :class:`GHMRLoss` sum those counts over the processes (:mod:`losscookbook.distributed`), so
+that every process keeps the same moving average and weighs its examples by the density of the
+global batch; "mean" then divides by the global count over the number of processes, so that
+DDP's averaged gradient equals the gradient of one process on the whole batch.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _checks as C
+from .distributed import all_reduce_sum, world_size
 
 __all__ = ["gradient_density", "ghmc_loss", "GHMCLoss", "ghmr_loss", "GHMRLoss"]
 
@@ -102,12 +103,13 @@ def _element_weights(index: Tensor, counts: Tensor, density: Tensor) -> Tensor:
     return bin_weight[index]
 
 
-def _reduce(loss: Tensor, weights: Tensor, valid: Tensor | None, reduction: str) -> Tensor:
-    """Weighted loss; "mean" divides the weighted sum by the number of valid elements."""
+def _reduce(loss: Tensor, weights: Tensor, valid: Tensor | None, reduction: str, count: Tensor | None = None) -> Tensor:
+    """Weighted loss; "mean" divides the weighted sum by ``count`` (default: the number of valid elements)."""
     loss = loss * weights
     if valid is not None:
         loss = torch.where(valid, loss, torch.zeros_like(loss))
-    count = loss.numel() if valid is None else valid.sum()
+    if count is None:
+        count = loss.numel() if valid is None else valid.sum()
     return C.reduce_loss(loss, reduction, count)
 
 
@@ -218,11 +220,22 @@ def ghmc_loss(
 class _GHMBase(nn.Module):
     acc_sum: Tensor
 
-    def __init__(self, bins: int, momentum: float) -> None:
+    def __init__(self, bins: int, momentum: float, distributed: bool) -> None:
         super().__init__()
         self.bins = _check_bins(bins)
         self.momentum = _check_momentum(momentum)
+        if not isinstance(distributed, bool):
+            raise TypeError(f"distributed must be a bool, got {type(distributed).__name__}")
+        self.distributed = distributed
         self.register_buffer("acc_sum", torch.zeros(self.bins, dtype=torch.float32))
+
+    def _weights(self, index: Tensor, counts: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Per-element weights and the "mean" normaliser (None: the local count)."""
+        count = None
+        if self.distributed:
+            counts = all_reduce_sum(counts)
+            count = counts.sum() / world_size()
+        return _element_weights(index, counts, self.update_density(counts)), count
 
     def update_density(self, counts: Tensor) -> Tensor:
         """Fold this batch's per-bin ``counts`` into the moving average and return it.
@@ -230,8 +243,8 @@ class _GHMBase(nn.Module):
         ``acc = momentum * acc + (1 - momentum) * counts`` on the non-empty bins (the others
         keep their value), as in the reference implementation; with ``momentum=0`` it is the
         counts themselves. The buffer ``acc_sum`` is written only in training mode, so
-        evaluating the loss does not move the average. In a distributed run, all-reduce
-        ``counts`` (sum over processes) before calling this.
+        evaluating the loss does not move the average. With ``distributed=True`` the counts
+        passed here are already summed over the processes.
         """
         if counts.device != self.acc_sum.device:
             raise ValueError(
@@ -244,7 +257,8 @@ class _GHMBase(nn.Module):
         return density
 
     def extra_repr(self) -> str:
-        return f"bins={self.bins}, momentum={self.momentum}, reduction={self.reduction!r}"
+        extra = ", distributed=True" if self.distributed else ""
+        return f"bins={self.bins}, momentum={self.momentum}, reduction={self.reduction!r}{extra}"
 
 
 class GHMCLoss(_GHMBase):
@@ -270,6 +284,8 @@ class GHMCLoss(_GHMBase):
         bins: number of bins (>= 1).
         momentum: :math:`m \in [0, 1)`; the paper uses 0.75.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
+        distributed: sum the bin counts over the processes of ``torch.distributed`` (see the
+            module docstring); a no-op on a single process.
 
     Example:
         >>> criterion = GHMCLoss(bins=10, momentum=0.75)
@@ -278,15 +294,17 @@ class GHMCLoss(_GHMBase):
         [1, 2, 4]
     """
 
-    def __init__(self, *, bins: int = 10, momentum: float = 0.75, reduction: str = "mean") -> None:
-        super().__init__(bins, momentum)
+    def __init__(
+        self, *, bins: int = 10, momentum: float = 0.75, reduction: str = "mean", distributed: bool = False
+    ) -> None:
+        super().__init__(bins, momentum, distributed)
         self.reduction = C.check_reduction(reduction)
 
     def forward(self, input: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
         valid = _check_valid(valid, input)
         bce, index, counts = _ghmc_parts(input, target, valid, self.bins)
-        density = self.update_density(counts)
-        return _reduce(bce, _element_weights(index, counts, density), valid, self.reduction)
+        weights, count = self._weights(index, counts)
+        return _reduce(bce, weights, valid, self.reduction, count)
 
 
 # --------------------------------------------------------------------------- GHM-R
@@ -368,6 +386,7 @@ class GHMRLoss(_GHMBase):
         bins: number of bins (>= 1); the paper uses 10.
         momentum: :math:`m \in [0, 1)`; the paper uses 0.7.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
+        distributed: sum the bin counts over the processes of ``torch.distributed``.
 
     Example:
         >>> criterion = GHMRLoss(mu=0.02, bins=10, momentum=0.7)
@@ -375,16 +394,18 @@ class GHMRLoss(_GHMBase):
         torch.Size([])
     """
 
-    def __init__(self, *, mu: float = 0.02, bins: int = 10, momentum: float = 0.7, reduction: str = "mean") -> None:
-        super().__init__(bins, momentum)
+    def __init__(
+        self, *, mu: float = 0.02, bins: int = 10, momentum: float = 0.7, reduction: str = "mean", distributed: bool = False
+    ) -> None:
+        super().__init__(bins, momentum, distributed)
         self.mu = _check_mu(mu)
         self.reduction = C.check_reduction(reduction)
 
     def forward(self, input: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
         valid = _check_valid(valid, input)
         asl1, index, counts = _ghmr_parts(input, target, valid, self.bins, self.mu)
-        density = self.update_density(counts)
-        return _reduce(asl1, _element_weights(index, counts, density), valid, self.reduction)
+        weights, count = self._weights(index, counts)
+        return _reduce(asl1, weights, valid, self.reduction, count)
 
     def extra_repr(self) -> str:
         return f"mu={self.mu}, " + super().extra_repr()
