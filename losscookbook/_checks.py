@@ -227,13 +227,30 @@ def check_values_in(
         raise ValueError(f"{name} values must be in {interval}, got {example}")
 
 
-def check_class_target(input: Tensor, target: Tensor, *, ignore_index: int | None = None) -> None:
-    """Check integer class indices for ``input`` of shape (N, C, d1, ...).
+# every integer dtype that can hold class indices; each is converted to int64 before use
+INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
-    ``target`` must be an integer tensor of shape (N, d1, ...) with values in [0, C) or equal
-    to ``ignore_index``.
+
+def class_indices(value: object, name: str = "target") -> Tensor:
+    """``value`` as an int64 tensor of class indices (no copy for int64).
+
+    Accepts int64, int32, int16, int8 and uint8 (torch's own losses take only int64 and uint8);
+    any other dtype raises TypeError naming the accepted ones.
     """
-    check_integer(target, "target")
+    tensor = check_integer(value, name)
+    if tensor.dtype not in INDEX_DTYPES:
+        names = ", ".join(str(d).replace("torch.", "") for d in INDEX_DTYPES)
+        raise TypeError(f"{name} class indices must have one of the dtypes ({names}), got {tensor.dtype}")
+    return tensor.long()
+
+
+def check_class_target(input: Tensor, target: Tensor, *, ignore_index: int | None = None) -> Tensor:
+    """Check integer class indices for ``input`` of shape (N, C, d1, ...); return them as int64.
+
+    ``target`` must be an integer tensor (see :func:`class_indices`) of shape (N, d1, ...) with
+    values in [0, C) or equal to ``ignore_index``.
+    """
+    target = class_indices(target, "target")
     expected = (input.shape[0], *input.shape[2:])
     if tuple(target.shape) != expected:
         raise ValueError(
@@ -242,7 +259,7 @@ def check_class_target(input: Tensor, target: Tensor, *, ignore_index: int | Non
         )
     eager = _value_checks_eager(target)
     if eager is None or target.numel() == 0:
-        return
+        return target
     num_classes = input.shape[1]
     bad = (target < 0) | (target >= num_classes)
     if ignore_index is not None:
@@ -255,6 +272,7 @@ def check_class_target(input: Tensor, target: Tensor, *, ignore_index: int | Non
     elif bool(bad.any()):
         example = target[bad].flatten()[0].item()
         raise ValueError(f"target class indices must be in {allowed}, got {example}")
+    return target
 
 
 def buffer_copy(value: Tensor | None, name: str) -> Tensor | None:

@@ -368,7 +368,7 @@ def multiclass_hinge_loss(
     num_classes = input.shape[1]
     if num_classes < 2:
         raise ValueError(f"input must have at least 2 classes along dimension 1, got shape {tuple(input.shape)}")
-    C.check_class_target(input, target, ignore_index=ignore_index)
+    target = C.check_class_target(input, target, ignore_index=ignore_index)
     C.check_same_device(("input", input), ("target", target))
     weight = C.check_class_weight(weight, num_classes, input)
 

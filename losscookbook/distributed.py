@@ -143,7 +143,7 @@ def global_class_counts(
         >>> global_class_counts(torch.tensor([0, 2, 2, -100]), 3, ignore_index=-100)
         tensor([1., 0., 2.], dtype=torch.float64)
     """
-    C.check_integer(target, "target")
+    target = C.class_indices(target, "target")
     num_classes = C.check_int(num_classes, "num_classes", low=1)
     flat = target.reshape(-1)
     keep = torch.ones_like(flat, dtype=torch.bool) if ignore_index is None else flat != ignore_index

@@ -346,7 +346,7 @@ def softmax_focal_loss(
     if num_classes < 2:
         raise ValueError(f"input must have at least 2 classes along dimension 1, got shape {tuple(input.shape)}")
     alpha = C.check_class_weight(alpha, num_classes, input, "alpha")
-    C.check_class_target(input, target, ignore_index=ignore_index)
+    target = C.check_class_target(input, target, ignore_index=ignore_index)
 
     x = C.upcast(input)
     valid = target != ignore_index

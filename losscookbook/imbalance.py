@@ -219,7 +219,7 @@ def balanced_sampler(
         >>> 0.45 < drawn.float().mean().item() < 0.55
         True
     """
-    C.check_integer(targets, "targets")
+    targets = C.class_indices(targets, "targets")
     if targets.dim() != 1 or targets.numel() == 0:
         raise ValueError(f"targets must be a non-empty vector of class indices (N,), got shape {tuple(targets.shape)}")
     if bool((targets < 0).any()):

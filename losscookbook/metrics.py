@@ -43,7 +43,7 @@ def _confidence_and_correct(logits: Tensor, target: Tensor) -> tuple[Tensor, Ten
         prediction = (p > 0.5).long()
         confidence = torch.maximum(p, 1.0 - p)
     elif logits.dim() == 2:
-        C.check_class_target(logits, target)
+        target = C.check_class_target(logits, target)
         p = torch.softmax(logits.double(), dim=1)
         confidence, prediction = p.max(dim=1)
     else:
@@ -206,7 +206,7 @@ def fit_temperature(logits: Tensor, target: Tensor, *, max_iter: int = 200) -> f
     C.check_floating(logits, "logits")
     if logits.dim() != 2:
         raise ValueError(f"logits must have shape (N, C), got {tuple(logits.shape)}")
-    C.check_class_target(logits, target)
+    target = C.check_class_target(logits, target)
     C.check_int(max_iter, "max_iter", low=1)
     z = logits.detach().double()
     log_t = torch.zeros((), dtype=torch.float64, device=z.device, requires_grad=True)

@@ -70,7 +70,7 @@ def smooth_labels(target: Tensor, num_classes: int, smoothing: float) -> Tensor:
             )
         C.check_values_in(target, "target", 0.0, 1.0)
         return target * (1.0 - smoothing) + smoothing / num_classes
-    C.check_integer(target, "target")
+    target = C.class_indices(target, "target")
     C.check_min_ndim(target, "target", 1, "(N, d1, ...)")
     C.check_values_in(target, "target", 0, num_classes - 1)
     one_hot = F.one_hot(target, num_classes).movedim(-1, 1).to(torch.float32)
@@ -151,7 +151,7 @@ def label_smoothing_cross_entropy(
         loss = -terms.sum(dim=1)
         return C.reduce_loss(loss, reduction)
 
-    C.check_class_target(input, target, ignore_index=ignore_index)
+    target = C.check_class_target(input, target, ignore_index=ignore_index)
     log_p = F.log_softmax(C.upcast(input), dim=1)
     valid = target != ignore_index
     safe_target = torch.where(valid, target, torch.zeros_like(target))
@@ -359,7 +359,7 @@ def distillation_loss(
     C.check_same_shape(student_logits, teacher_logits, ("student_logits", "teacher_logits"))
     if target is not None:
         hard_weight = C.check_number(hard_weight, "hard_weight", low=0.0, high=1.0)
-        C.check_class_target(student_logits, target)
+        target = C.check_class_target(student_logits, target)
 
     s = C.upcast(student_logits)
     t = teacher_logits.to(s.dtype)
