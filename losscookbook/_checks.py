@@ -275,9 +275,16 @@ def check_class_target(input: Tensor, target: Tensor, *, ignore_index: int | Non
     return target
 
 
-def buffer_copy(value: Tensor | None, name: str) -> Tensor | None:
-    """A detached copy of an optional floating tensor hyperparameter, to keep in a module buffer."""
-    return None if value is None else check_floating(value, name).detach().clone()
+def buffer_copy(value: Tensor | None, name: str, low: float = 0.0, high: float = math.inf) -> Tensor | None:
+    """A detached copy of an optional floating tensor hyperparameter (values in [low, high]), to keep in a module buffer.
+
+    Checked once, when the module is built, so that a bad weight fails at construction.
+    """
+    if value is None:
+        return None
+    check_floating(value, name)
+    check_values_in(value, name, low, high)
+    return value.detach().clone()
 
 
 def check_class_weight(weight: Tensor | None, num_classes: int, input: Tensor, name: str = "weight") -> Tensor | None:

@@ -269,7 +269,7 @@ class SigmoidFocalLoss(nn.Module):
         self.gamma = _check_gamma(gamma)
         self.reduction = C.check_reduction(reduction)
         if isinstance(alpha, Tensor) and alpha.numel() != 1:
-            self.register_buffer("alpha", C.buffer_copy(alpha, "alpha"))
+            self.register_buffer("alpha", C.buffer_copy(alpha, "alpha", 0.0, 1.0))
         else:
             self.alpha = None if alpha is None else C.check_number(alpha, "alpha", low=0.0, high=1.0)
 

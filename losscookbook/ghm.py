@@ -7,8 +7,8 @@ easy examples (gradient norm near 0) and the crowd of outliers (near 1) are both
 Everything here is vectorized: the bins are filled with one ``bucketize`` and one
 ``index_add``, and no value is ever copied to the host in the forward pass (no ``.item()``, no
 Python branch on a tensor), so the losses run asynchronously on a GPU and inside
-``torch.compile``. Input checks are limited to shapes, dtypes and devices for the same reason:
-target *values* are not checked.
+``torch.compile``. Target values are checked like everywhere in the package: eagerly on the
+CPU, by a device-side assert elsewhere (see :func:`losscookbook.config.set_value_checks`).
 
 **Distributed training.** The only batch statistic is the vector of per-bin counts, one
 (bins,) tensor computed before the moving average. With ``distributed=True``, :class:`GHMCLoss`
@@ -150,6 +150,7 @@ def gradient_density(g: Tensor, bins: int = 10, *, valid: Tensor | None = None) 
 def _ghmc_parts(input: Tensor, target: Tensor, valid: Tensor | None, bins: int) -> tuple[Tensor, Tensor, Tensor]:
     """Unreduced BCE (float32 or float64), bin index and per-bin counts."""
     C.check_float_pair(input, target)
+    C.check_values_in(target, "target", 0.0, 1.0)
     x = C.upcast(input)
     y = target.to(x.dtype)
     bce = F.binary_cross_entropy_with_logits(x, y, reduction="none")

@@ -314,7 +314,7 @@ class BalancedBinaryCrossEntropy(nn.Module):
         super().__init__()
         self.reduction = C.check_reduction(reduction)
         if isinstance(alpha, Tensor) and alpha.numel() != 1:
-            self.register_buffer("alpha", C.buffer_copy(alpha, "alpha"))
+            self.register_buffer("alpha", C.buffer_copy(alpha, "alpha", 0.0, 1.0))
         else:
             self.alpha = C.check_number(alpha, "alpha", low=0.0, high=1.0)
 

@@ -98,3 +98,73 @@ def test_balanced_sampler_accepts_small_integer_dtypes():
     assert len(list(lc.balanced_sampler(y, num_samples=5))) == 5
     with pytest.raises(TypeError, match=r"targets class indices must have one of the dtypes"):
         lc.balanced_sampler(y.to(torch.uint16))
+
+
+# --------------------------------------------------------------------------- constructors and checks that must fail
+BAD_CONSTRUCTORS = [
+    (lambda: lc.SigmoidFocalLoss(alpha=1.5), ValueError, r"alpha must be in \[0.0, 1.0\], got 1.5"),
+    (lambda: lc.SigmoidFocalLoss(alpha=torch.tensor([0.2, 1.5])), ValueError, r"alpha values must be in \[0.0, 1.0\], got 1.5"),
+    (lambda: lc.SigmoidFocalLoss(gamma=-1), ValueError, r"gamma must be in \[0.0, inf\], got -1.0"),
+    (lambda: lc.SoftmaxFocalLoss(alpha=torch.tensor([-1.0, 1.0])), ValueError, r"alpha values must be in \[0.0, inf\], got -1.0"),
+    (lambda: lc.SoftmaxFocalLoss(gamma=-0.5), ValueError, r"gamma must be in \[0.0, inf\], got -0.5"),
+    (lambda: lc.BalancedBinaryCrossEntropy(alpha=1.5), ValueError, r"alpha must be in \[0.0, 1.0\], got 1.5"),
+    (lambda: lc.BalancedBinaryCrossEntropy(alpha=torch.tensor([0.5, -0.1])), ValueError, r"alpha values must be in \[0.0, 1.0\], got -0.1"),
+    (lambda: lc.LabelSmoothingCrossEntropy(smoothing=1.0), ValueError, r"smoothing must be in \[0.0, 1.0\), got 1.0"),
+    (lambda: lc.LabelSmoothingCrossEntropy(weight=torch.tensor([-1.0, 1.0])), ValueError, r"weight values must be in \[0.0, inf\], got -1.0"),
+    (lambda: lc.BinaryCrossEntropyWithSmoothing(pos_weight=torch.tensor([-2.0])), ValueError, r"pos_weight values must be in \[0.0, inf\], got -2.0"),
+    (lambda: lc.BinaryCrossEntropyWithSmoothing(smoothing=-0.1), ValueError, r"smoothing must be in \[0.0, 1.0\), got -0.1"),
+    (lambda: lc.DistillationLoss(temperature=0), ValueError, r"temperature must be in \(0.0, inf\], got 0.0"),
+    (lambda: lc.DistillationLoss(hard_weight=2.0), ValueError, r"hard_weight must be in \[0.0, 1.0\], got 2.0"),
+    (lambda: lc.HingeLoss(margin=-1), ValueError, r"margin must be in \[0.0, inf\], got -1.0"),
+    (lambda: lc.MulticlassHingeLoss(weight=torch.tensor([1.0, -3.0])), ValueError, r"weight values must be in \[0.0, inf\], got -3.0"),
+    (lambda: lc.MulticlassHingeLoss(variant="x"), ValueError, r"variant must be one of \('weston_watkins', 'crammer_singer'\), got 'x'"),
+    (lambda: lc.GHMCLoss(bins=0), ValueError, r"bins must be an integer in \[1, inf\], got 0"),
+    (lambda: lc.GHMCLoss(momentum=1.0), ValueError, r"momentum must be in \[0.0, 1.0\), got 1.0"),
+    (lambda: lc.GHMRLoss(mu=0), ValueError, r"mu must be in \(0.0, inf\], got 0.0"),
+    (lambda: lc.QuantileLoss(quantiles=1.5), ValueError, r"quantiles must be in \(0.0, 1.0\), got 1.5"),
+    (lambda: lc.QuantileLoss(quantiles=torch.tensor([0.5, 1.0])), ValueError, r"quantiles values must be in \(0.0, 1.0\), got 1.0"),
+    (lambda: lc.HuberLoss(delta=0), ValueError, r"delta must be in"),
+]
+
+
+@pytest.mark.parametrize("build, error, message", BAD_CONSTRUCTORS, ids=lambda v: "" if callable(v) else None)
+def test_module_constructors_reject_out_of_range_hyperparameters(build, error, message):
+    with pytest.raises(error, match=message):
+        build()
+
+
+_x3 = torch.randn(3)
+BAD_TARGETS = {
+    "sigmoid_focal_loss": lambda t: lc.sigmoid_focal_loss(_x3, t),
+    "balanced_binary_cross_entropy": lambda t: lc.balanced_binary_cross_entropy(_x3, t),
+    "binary_cross_entropy_with_smoothing": lambda t: lc.binary_cross_entropy_with_smoothing(_x3, t),
+    "ghmc_loss": lambda t: lc.ghmc_loss(_x3, t),
+    "GHMCLoss": lambda t: lc.GHMCLoss()(_x3, t),
+}
+
+
+@pytest.mark.parametrize("value", [1.5, -0.5, float("nan")])
+@pytest.mark.parametrize("loss", sorted(BAD_TARGETS))
+def test_probability_targets_outside_0_1_are_rejected(loss, value):
+    with pytest.raises(ValueError, match=r"target values must be in \[0.0, 1.0\], got"):
+        BAD_TARGETS[loss](torch.tensor([0.0, 1.0, value]))
+
+
+def test_one_element_tensors_are_checked():
+    with pytest.raises(ValueError, match=r"x values must be in \[0.0, 1.0\], got 2.0"):
+        C.check_values_in(torch.tensor(2.0), "x", 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"x values must be in \(0.0, 1.0\], got 0.0"):
+        C.check_values_in(torch.tensor([0.0]), "x", 0.0, 1.0, low_open=True)
+    C.check_values_in(torch.tensor([1.0]), "x", 0.0, 1.0)  # the closed end is allowed
+    with pytest.raises(ValueError, match=r"x values must be one of \(-1, 1\), got 0"):
+        C.check_values_among(torch.tensor(0.0), "x", (-1, 1))
+    with pytest.raises(ValueError, match=r"target class indices must be in \[0, 2\], got 3"):
+        C.check_class_target(torch.zeros(1, 3), torch.tensor([3]))
+
+
+def test_device_check_names_both_devices():
+    # a meta tensor stands in for a second device on a CPU-only machine
+    with pytest.raises(ValueError, match=r"all tensors must be on one device, got input on cpu, target on meta"):
+        lc.sigmoid_focal_loss(torch.randn(3), torch.zeros(3, device="meta"))
+    with pytest.raises(ValueError, match=r"all tensors must be on one device, got input on cpu, weight on meta"):
+        lc.label_smoothing_cross_entropy(torch.randn(2, 3), torch.tensor([0, 1]), weight=torch.ones(3, device="meta"))

@@ -404,10 +404,13 @@ def test_property_surrogates_upper_bound_zero_one_loss(m):
 @settings(max_examples=60, deadline=None)
 @given(m=st.lists(st.floats(-40, 40, allow_nan=False), min_size=1, max_size=10))
 def test_property_exponential_dominates_logistic(m):
-    # e^{-m} >= log(1 + e^{-m}) for every margin (log(1 + u) <= u)
+    # e^{-m} >= log(1 + e^{-m}) for every margin (log(1 + u) <= u); at large margins the two
+    # agree to the last bit or two, so allow float64 rounding
     f = torch.tensor(m, dtype=torch.float64)
     y = torch.ones_like(f)
-    assert (lc.exponential_loss(f, y, reduction="none") >= lc.logistic_loss(f, y, reduction="none")).all()
+    exponential = lc.exponential_loss(f, y, reduction="none")
+    logistic = lc.logistic_loss(f, y, reduction="none")
+    assert (exponential >= logistic * (1 - 4e-16)).all()
 
 
 # ------------------------------------------------------------------ data generator
