@@ -1,10 +1,12 @@
-"""No host synchronisation in any public loss, and every loss traces as one graph.
+"""Promises every public loss keeps, checked over one catalogue of cases (``CASES``).
 
-Each public loss (function and module) runs forward and backward with ``Tensor.item``,
+- No host synchronisation. Each public loss (function and module) runs forward and backward with ``Tensor.item``,
 ``.tolist``, ``.cpu``, ``.numpy``, ``__bool__``, ``__int__`` and ``__float__`` made to raise, with
 the value checks in their device-side mode (``set_value_checks("device")``), which is what an
 accelerator gets by default. Then each one is traced with ``torch.compile(fullgraph=True)``: a
 graph break (a Python branch on a tensor value, a data-dependent shape) fails the test.
+- Finite loss and gradients at inputs of +-1e4 and for float16 / bfloat16 inputs (computed in
+  float32, so the loss comes back in float32).
 A coverage test makes sure that a new public loss cannot be added without a case here.
 """
 
@@ -72,7 +74,7 @@ CASES: dict[str, Callable[[], tuple[Callable[..., torch.Tensor], tuple]]] = {
     "quantile_loss": lambda: (lambda x, y: lc.quantile_loss(x, y, quantiles=[0.1, 0.5, 0.9]), (_x(16, 3), _x(16, 1))),
     "QuantileLoss": lambda: (lc.QuantileLoss(quantiles=0.9), (_x(16), _x(16))),
     "gaussian_nll_loss": lambda: (_bind(lc.gaussian_nll_loss, log_var=torch.randn(16)), (_x(16), _x(16))),
-    "GaussianNLLLoss": lambda: (lambda x, y: lc.GaussianNLLLoss(full=True)(x, y, log_var=torch.zeros(16)), (_x(16), _x(16))),
+    "GaussianNLLLoss": lambda: (_bind(lc.GaussianNLLLoss(full=True), log_var=torch.randn(16)), (_x(16), _x(16))),
     # label smoothing and distillation
     "label_smoothing_cross_entropy": lambda: (
         _bind(lc.label_smoothing_cross_entropy, weight=torch.rand(5)),
@@ -189,3 +191,43 @@ def test_value_checks_can_be_switched_off_and_the_mode_is_validated():
         lc.sigmoid_focal_loss(torch.randn(3), torch.tensor([0.0, 1.0, 2.0]))  # eager again afterwards
     with pytest.raises(ValueError, match=r"mode must be one of \('auto', 'device', 'off'\), got 'lazy'"):
         lc.set_value_checks("lazy")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_finite_at_inputs_of_1e4(case):
+    fn, inputs = CASES[case]()
+    x = (inputs[0].sign() * 1e4).requires_grad_(True)
+    loss = fn(x, *inputs[1:])
+    loss.sum().backward()
+    assert torch.isfinite(loss).all(), loss
+    assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_half_precision_inputs_are_computed_in_float32(case, dtype):
+    fn, inputs = CASES[case]()
+    x = inputs[0].to(dtype).requires_grad_(True)
+    rest = tuple(t.to(dtype) if t.is_floating_point() and t.shape == x.shape else t for t in inputs[1:])
+    loss = fn(x, *rest)
+    loss.sum().backward()
+    assert loss.dtype == torch.float32, loss.dtype
+    assert torch.isfinite(loss).all() and torch.isfinite(x.grad.float()).all()
+    assert x.grad.dtype == dtype
+
+
+MODULE_CASES = sorted(name for name in CASES if isinstance(CASES[name]()[0], torch.nn.Module))
+
+
+@pytest.mark.parametrize("case", MODULE_CASES)
+def test_module_state_round_trips_and_moves_with_to(case):
+    module, inputs = CASES[case]()
+    module(*inputs)  # stateful modules (GHM) update their state here
+    state = module.state_dict()
+    fresh, _ = CASES[case]()
+    fresh.load_state_dict(state)
+    for key, value in fresh.state_dict().items():
+        torch.testing.assert_close(value, state[key], rtol=0, atol=0)
+    torch.testing.assert_close(fresh(*inputs), module(*inputs), rtol=0, atol=0)
+    moved = fresh.to("meta")
+    assert all(t.device.type == "meta" for t in moved.state_dict().values())
