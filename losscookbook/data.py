@@ -20,6 +20,8 @@ __all__ = [
     "make_regression",
     "make_linear_binary",
     "make_imbalanced_binary",
+    "MultilabelData",
+    "make_multilabel",
 ]
 
 
@@ -361,3 +363,76 @@ def make_imbalanced_binary(
     d2 = ((xy[:, None, :] - centres[None]) ** 2).sum(-1)
     log_pos = torch.logsumexp(-0.5 * d2 / cluster_std**2, 1) - math.log(num_clusters) - 2 * math.log(cluster_std)
     return X.float(), y, log_pos - log_neg + math.log(n_pos / n_neg)
+
+
+# --------------------------------------------------------------------------- multi-label classification
+class MultilabelData(NamedTuple):
+    """What :func:`make_multilabel` returns: inputs, 0/1 label matrix, and each label's prevalence."""
+
+    X: Tensor
+    Y: Tensor
+    prevalence: Tensor
+
+
+def make_multilabel(
+    n_samples: int,
+    *,
+    num_labels: int = 8,
+    num_features: int = 20,
+    rank: int = 3,
+    prevalence: Sequence[float] | None = None,
+    noise: float = 1.0,
+    seed: int = 0,
+) -> MultilabelData:
+    r"""Several binary labels per sample, correlated with each other, each with its own prevalence.
+
+    Inputs are standard normal, :math:`x \sim \mathcal{N}(0, I_d)`. Each label :math:`k` has a
+    score :math:`s_k = \tanh(x^\top A)\, b_k + \varepsilon_k`, where the :math:`d \times r`
+    matrix :math:`A` (shared by all labels) and the rows :math:`b_k \in \mathbb{R}^r` are drawn
+    from ``seed``, and :math:`\varepsilon_k \sim \mathcal{N}(0, \text{noise}^2)` is independent
+    per label. Because every score is built from the same ``rank`` hidden factors
+    :math:`\tanh(x^\top A)`, labels are correlated (positively or negatively, by the signs of
+    :math:`b`), and the boundary is not linear in :math:`x`. Label :math:`k` is 1 on the
+    ``round(prevalence[k] * n_samples)`` samples with the largest :math:`s_k` (at least one, and
+    at least one sample without it), so each label has exactly its prevalence :math:`\pi_k` in
+    the drawn set. By default the :math:`\pi_k` fall geometrically from 0.4 to 0.05 over the
+    labels: frequent and rare labels side by side, as in real tagging data.
+
+    A different ``seed`` draws a different problem (new :math:`A`, :math:`b`); split one draw
+    with :func:`train_test_split` for a training and a test set of the same problem.
+
+    Returns:
+        ``MultilabelData(X, Y, prevalence)``: ``X`` (n_samples, num_features) float32, ``Y``
+        (n_samples, num_labels) float32 with values 0 and 1 (ready for
+        ``binary_cross_entropy_with_logits``), ``prevalence`` (num_labels,) float64, the
+        target prevalence of each label.
+
+    Example:
+        >>> data = make_multilabel(1000, num_labels=4, prevalence=[0.5, 0.3, 0.2, 0.1])
+        >>> data.X.shape, data.Y.shape, data.Y.sum(0).tolist()
+        (torch.Size([1000, 20]), torch.Size([1000, 4]), [500.0, 300.0, 200.0, 100.0])
+    """
+    n_samples = C.check_int(n_samples, "n_samples", low=2)
+    num_labels = C.check_int(num_labels, "num_labels", low=1)
+    num_features = C.check_int(num_features, "num_features", low=1)
+    rank = C.check_int(rank, "rank", low=1)
+    noise = C.check_number(noise, "noise", low=0.0)
+    if prevalence is None:
+        if num_labels == 1:
+            prevalence = [0.4]
+        else:
+            prevalence = [0.4 * (0.05 / 0.4) ** (k / (num_labels - 1)) for k in range(num_labels)]
+    if len(prevalence) != num_labels:
+        raise ValueError(f"prevalence must have num_labels={num_labels} entries, got {len(prevalence)}")
+    pi = [C.check_number(p, f"prevalence[{k}]", low=0.0, high=1.0, low_open=True, high_open=True) for k, p in enumerate(prevalence)]
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(num_features, rank, generator=g, dtype=torch.float64) * (2.0 / num_features) ** 0.5
+    B = torch.randn(rank, num_labels, generator=g, dtype=torch.float64)
+    X = torch.randn(n_samples, num_features, generator=g, dtype=torch.float64)
+    scores = torch.tanh(X @ A) @ B + noise * torch.randn(n_samples, num_labels, generator=g, dtype=torch.float64)
+    num_positive = torch.tensor([min(n_samples - 1, max(1, round(p * n_samples))) for p in pi])
+    # the k-th label's threshold: its num_positive[k]-th largest score, so that exactly that many are 1
+    ranked = scores.sort(dim=0, descending=True).values
+    threshold = ranked.gather(0, (num_positive - 1)[None, :]).squeeze(0)
+    Y = (scores >= threshold).float()
+    return MultilabelData(X.float(), Y, torch.tensor(pi, dtype=torch.float64))

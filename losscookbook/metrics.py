@@ -28,6 +28,7 @@ __all__ = [
     "paired_difference",
     "t_quantile",
     "recall_at_k",
+    "multilabel_f1",
 ]
 
 
@@ -336,3 +337,52 @@ def recall_at_k(query: Tensor, labels: Tensor, *, k: int = 1, gallery: Tensor | 
         match = gallery_labels[nearest] == labels[start : start + 1024, None]
         hits += int(match.any(dim=1).sum())
     return hits / q.shape[0]
+
+
+def multilabel_f1(prediction: Tensor, target: Tensor, *, average: str = "micro", zero_division: float = 0.0) -> float:
+    r"""F1 score of multi-label predictions, micro- or macro-averaged over the labels.
+
+    With true positives :math:`TP_k`, false positives :math:`FP_k` and false negatives
+    :math:`FN_k` of label :math:`k` counted over the samples,
+
+    .. math::
+
+        F_1^{\text{micro}} = \frac{2 \sum_k TP_k}{\sum_k (2\,TP_k + FP_k + FN_k)}, \qquad
+        F_1^{\text{macro}} = \frac{1}{L} \sum_{k=1}^{L} \frac{2\,TP_k}{2\,TP_k + FP_k + FN_k}.
+
+    Micro-averaging pools every (sample, label) decision, so frequent labels dominate; macro
+    gives each label the same say, so rare labels count as much as frequent ones. A label (or,
+    for micro, the whole matrix) with no positive in ``target`` and none in ``prediction`` has
+    the undefined ratio 0/0, scored as ``zero_division`` (0 by default, like scikit-learn).
+
+    Args:
+        prediction: 0/1 (or bool) decisions of shape (N, L), e.g. ``logits > 0``.
+        target: 0/1 labels of shape (N, L), integer, bool or floating.
+        average: ``"micro"`` or ``"macro"``.
+        zero_division: the score of a 0/0 ratio, in [0, 1].
+
+    Example:
+        >>> pred = torch.tensor([[1, 0], [1, 1], [0, 0]])
+        >>> true = torch.tensor([[1, 0], [0, 1], [0, 1]])
+        >>> multilabel_f1(pred, true), multilabel_f1(pred, true, average="macro")
+        (0.6666666666666666, 0.6666666666666666)
+    """
+    C.check_tensor(prediction, "prediction")
+    C.check_tensor(target, "target")
+    if prediction.dim() != 2:
+        raise ValueError(f"prediction must have shape (N, L), got {tuple(prediction.shape)}")
+    C.check_same_shape(prediction, target, ("prediction", "target"))
+    C.check_same_device(("prediction", prediction), ("target", target))
+    C.check_choice(average, "average", ("micro", "macro"))
+    zero_division = C.check_number(zero_division, "zero_division", low=0.0, high=1.0)
+    C.check_values_among(prediction.double(), "prediction", (0.0, 1.0))
+    C.check_values_among(target.double(), "target", (0.0, 1.0))
+    p, t = prediction.double(), target.double()
+    tp = (p * t).sum(0)
+    fp = (p * (1 - t)).sum(0)
+    fn = ((1 - p) * t).sum(0)
+    if average == "micro":
+        tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
+    denominator = 2 * tp + fp + fn
+    score = torch.where(denominator > 0, 2 * tp / denominator.clamp(min=1), torch.full_like(tp, zero_division))
+    return float(score.mean())

@@ -68,3 +68,62 @@ def test_train_test_split_partitions():
 def test_bad_arguments(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --------------------------------------------------------------------------- multi-label data
+from losscookbook.data import MultilabelData, make_multilabel  # noqa: E402
+
+
+def test_make_multilabel_shapes_dtypes_prevalence_and_determinism():
+    data = make_multilabel(3000, num_labels=5, num_features=7, prevalence=[0.5, 0.3, 0.2, 0.1, 0.02], seed=4)
+    assert isinstance(data, MultilabelData)
+    assert data.X.shape == (3000, 7) and data.X.dtype == torch.float32
+    assert data.Y.shape == (3000, 5) and data.Y.dtype == torch.float32
+    assert set(data.Y.unique().tolist()) == {0.0, 1.0}
+    assert data.Y.sum(0).tolist() == [1500.0, 900.0, 600.0, 300.0, 60.0]
+    assert torch.equal(data.prevalence, torch.tensor([0.5, 0.3, 0.2, 0.1, 0.02], dtype=torch.float64))
+    again = make_multilabel(3000, num_labels=5, num_features=7, prevalence=[0.5, 0.3, 0.2, 0.1, 0.02], seed=4)
+    assert torch.equal(data.X, again.X) and torch.equal(data.Y, again.Y)
+    other = make_multilabel(3000, num_labels=5, num_features=7, prevalence=[0.5, 0.3, 0.2, 0.1, 0.02], seed=5)
+    assert not torch.equal(data.Y, other.Y)
+
+
+def test_make_multilabel_default_prevalence_falls_from_0_4_to_0_05():
+    data = make_multilabel(2000, num_labels=6)
+    assert data.prevalence[0] == pytest.approx(0.4) and data.prevalence[-1] == pytest.approx(0.05)
+    assert (data.prevalence.diff() < 0).all()
+    assert torch.allclose(data.Y.mean(0).double(), data.prevalence, atol=1 / 2000)
+    assert make_multilabel(10, num_labels=1).Y.sum() == 4
+
+
+def test_make_multilabel_labels_are_correlated_and_predictable():
+    data = make_multilabel(20000, num_labels=8, rank=2, noise=0.5, seed=1)
+    corr = torch.corrcoef(data.Y.T)
+    off_diagonal = corr[~torch.eye(8, dtype=torch.bool)].abs()
+    assert off_diagonal.max() > 0.2  # two hidden factors shared by eight labels
+    # the labels depend on the inputs, less so with more label noise: the share of each label's
+    # variance left by a least-squares fit on (x, tanh x) grows with the noise
+    unexplained = []
+    for noise in (0.0, 0.5, 3.0):
+        d = make_multilabel(20000, num_labels=8, rank=2, noise=noise, seed=1)
+        X = torch.cat([d.X, d.X.tanh(), torch.ones(20000, 1)], 1).double()
+        fit = torch.linalg.lstsq(X, d.Y.double()).solution
+        unexplained.append(float((((X @ fit - d.Y.double()) ** 2).mean(0) / d.Y.double().var(0)).mean()))
+    assert unexplained[0] < 0.65 and unexplained[0] < unexplained[1] < unexplained[2]
+    assert unexplained[2] > 0.9
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: make_multilabel(1), r"n_samples must be an integer in \[2, inf\], got 1"),
+        (lambda: make_multilabel(10, num_labels=0), r"num_labels must be an integer in \[1, inf\], got 0"),
+        (lambda: make_multilabel(10, num_labels=2, prevalence=[0.1]), r"prevalence must have num_labels=2 entries, got 1"),
+        (lambda: make_multilabel(10, num_labels=2, prevalence=[0.1, 1.0]), r"prevalence\[1\] must be in \(0.0, 1.0\), got 1.0"),
+        (lambda: make_multilabel(10, noise=-1.0), r"noise must be in \[0.0, inf\], got -1.0"),
+        (lambda: make_multilabel(10, rank=0), r"rank must be an integer in \[1, inf\], got 0"),
+    ],
+)
+def test_make_multilabel_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

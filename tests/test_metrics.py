@@ -187,3 +187,77 @@ def test_recall_at_k_rejects_bad_input():
         recall_at_k(x, torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="k must be at most 3"):
         recall_at_k(x, torch.zeros(4, dtype=torch.long), k=4)
+
+
+# --------------------------------------------------------------------------- multi-label F1
+from losscookbook.metrics import multilabel_f1  # noqa: E402
+
+
+def ref_multilabel_f1(pred, true, average, zero_division=0.0):
+    """Counts of TP, FP, FN in plain loops over samples and labels."""
+    n, num_labels = len(pred), len(pred[0])
+    counts = []
+    for k in range(num_labels):
+        tp = sum(1 for i in range(n) if pred[i][k] == 1 and true[i][k] == 1)
+        fp = sum(1 for i in range(n) if pred[i][k] == 1 and true[i][k] == 0)
+        fn = sum(1 for i in range(n) if pred[i][k] == 0 and true[i][k] == 1)
+        counts.append((tp, fp, fn))
+
+    def f1(tp, fp, fn):
+        return zero_division if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
+
+    if average == "micro":
+        return f1(*(sum(c[j] for c in counts) for j in range(3)))
+    return sum(f1(*c) for c in counts) / num_labels
+
+
+@pytest.mark.parametrize("average", ["micro", "macro"])
+@pytest.mark.parametrize("seed", range(4))
+def test_multilabel_f1_matches_a_plain_loop(average, seed):
+    g = torch.Generator().manual_seed(seed)
+    true = (torch.rand(37, 5, generator=g) < torch.tensor([0.5, 0.3, 0.1, 0.05, 0.0])).long()
+    pred = (torch.rand(37, 5, generator=g) < 0.3).long()
+    expected = ref_multilabel_f1(pred.tolist(), true.tolist(), average)
+    assert multilabel_f1(pred, true, average=average) == pytest.approx(expected, abs=1e-12)
+    # bool predictions and float targets give the same score
+    assert multilabel_f1(pred.bool(), true.float(), average=average) == pytest.approx(expected, abs=1e-12)
+
+
+def test_multilabel_f1_special_cases():
+    true = torch.tensor([[1, 0], [0, 1], [1, 1]])
+    assert multilabel_f1(true, true) == 1.0 and multilabel_f1(true, true, average="macro") == 1.0
+    assert multilabel_f1(1 - true, true) == 0.0
+    empty = torch.zeros(3, 2, dtype=torch.long)
+    assert multilabel_f1(empty, empty) == 0.0 and multilabel_f1(empty, empty, zero_division=1.0) == 1.0
+    # a label nobody has and nobody predicts: 0/0 -> zero_division, counted in the macro mean
+    true = torch.tensor([[1, 0], [1, 0]])
+    assert multilabel_f1(true, true, average="macro") == 0.5
+    assert multilabel_f1(true, true, average="macro", zero_division=1.0) == 1.0
+    assert multilabel_f1(true, true, average="micro") == 1.0
+
+
+def test_multilabel_f1_agrees_with_scikit_learn():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    g = torch.Generator().manual_seed(7)
+    true = (torch.rand(200, 6, generator=g) < 0.2).long()
+    pred = (torch.rand(200, 6, generator=g) < 0.25).long()
+    for average in ("micro", "macro"):
+        expected = sklearn_metrics.f1_score(true.numpy(), pred.numpy(), average=average, zero_division=0)
+        assert multilabel_f1(pred, true, average=average) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: multilabel_f1([[1]], torch.ones(1, 1)), TypeError, r"prediction must be a torch.Tensor, got list"),
+        (lambda: multilabel_f1(torch.ones(3), torch.ones(3)), ValueError, r"prediction must have shape \(N, L\), got \(3,\)"),
+        (lambda: multilabel_f1(torch.ones(3, 2), torch.ones(3, 1)), ValueError, r"target must have the same shape as prediction, expected \(3, 2\), got \(3, 1\)"),
+        (lambda: multilabel_f1(torch.ones(2, 2), torch.ones(2, 2), average="weighted"), ValueError, r"average must be one of \('micro', 'macro'\), got 'weighted'"),
+        (lambda: multilabel_f1(torch.full((2, 2), 0.7), torch.ones(2, 2)), ValueError, r"prediction values must be one of \(0, 1\), got 0.7"),
+        (lambda: multilabel_f1(torch.ones(2, 2), torch.full((2, 2), 2)), ValueError, r"target values must be one of \(0, 1\), got 2"),
+        (lambda: multilabel_f1(torch.ones(2, 2), torch.ones(2, 2), zero_division=2.0), ValueError, r"zero_division must be in \[0.0, 1.0\], got 2.0"),
+    ],
+)
+def test_multilabel_f1_bad_inputs(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
