@@ -6,6 +6,7 @@ reproducible (seeded, on the GPU when there is one).
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
@@ -15,7 +16,7 @@ from torch import Tensor, nn
 
 from . import _checks as C
 
-__all__ = ["default_device", "seed_everything", "mlp", "fit", "predict"]
+__all__ = ["default_device", "seed_everything", "mlp", "fit", "predict", "BatchedMLP"]
 
 
 def default_device() -> torch.device:
@@ -145,3 +146,81 @@ def predict(model: nn.Module, X: Tensor, *, batch_size: int = 65536) -> Tensor:
     out = torch.cat([model(X[i : i + batch_size].to(device)).cpu() for i in range(0, X.shape[0], batch_size)])
     model.train(was_training)
     return out
+
+
+class BatchedMLP(nn.Module):
+    """``R`` independent multilayer perceptrons held as stacked weights, trained in one pass.
+
+    Model ``r`` is initialised exactly as :func:`mlp` would be under ``torch.manual_seed(seeds[r])``
+    (PyTorch's default ``nn.Linear`` initialisation, layer by layer), so ``BatchedMLP`` with seeds
+    ``[0, 1, 2]`` starts from the same weights as three separate ``mlp`` models built after
+    seeding with 0, 1 and 2. The forward pass takes inputs of shape (R, B, in_features), one batch
+    per model (or (B, in_features), shared by every model), and uses ``torch.baddbmm``: for
+    experiments repeated over seeds, the seeds train together at the cost of one wider model.
+
+    Sum the R models' losses before ``backward()``: each model's weights receive exactly the
+    gradient of its own loss, and optimizers that act element by element (SGD, Adam, AdamW) then
+    update every model exactly as if it were trained alone.
+
+    Args:
+        in_features, out_features, hidden, depth, activation: as for :func:`mlp`.
+        seeds: one seed per model (R = ``len(seeds)``).
+
+    Example:
+        >>> models = BatchedMLP(2, 3, hidden=8, depth=1, seeds=[0, 1])
+        >>> models(torch.randn(5, 2)).shape
+        torch.Size([2, 5, 3])
+        >>> _ = torch.manual_seed(1)
+        >>> single = mlp(2, 3, hidden=8, depth=1)
+        >>> x = torch.randn(5, 2)
+        >>> torch.allclose(models(x)[1], single(x), atol=1e-6)
+        True
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        hidden: int = 64,
+        depth: int = 2,
+        activation: Callable[[], nn.Module] = nn.ReLU,
+        seeds: list[int] | tuple[int, ...] = (0,),
+    ) -> None:
+        super().__init__()
+        seeds = list(seeds)
+        if not seeds:
+            raise ValueError("seeds must hold at least one seed, got an empty sequence")
+        for seed in seeds:
+            C.check_int(seed, "seeds[i]", low=0)
+        singles = []
+        state = torch.random.get_rng_state()
+        try:
+            for seed in seeds:
+                torch.manual_seed(seed)
+                singles.append(mlp(in_features, out_features, hidden=hidden, depth=depth, activation=activation))
+        finally:
+            torch.random.set_rng_state(state)
+        linears = [[m for m in single if isinstance(m, nn.Linear)] for single in singles]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([layers[i].weight.detach().T for layers in linears])) for i in range(depth + 1)
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([layers[i].bias.detach()[None, :] for layers in linears])) for i in range(depth + 1)
+        )
+        self.activation = activation()
+        self.num_models = len(seeds)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 2:
+            x = x.expand(self.num_models, -1, -1)
+        if x.dim() != 3 or x.shape[0] != self.num_models or x.shape[2] != self.weights[0].shape[1]:
+            raise ValueError(
+                f"x must have shape (R, B, in_features) = ({self.num_models}, B, {self.weights[0].shape[1]}) "
+                f"or (B, {self.weights[0].shape[1]}), got {tuple(x.shape)}"
+            )
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(b, x, w)
+            if i < len(self.weights) - 1:
+                x = self.activation(x)
+        return x

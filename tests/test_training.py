@@ -61,3 +61,44 @@ def test_predict_restores_training_mode_and_batches():
 def test_fit_rejects(kwargs, message):
     with pytest.raises(ValueError, match=message):
         fit(mlp(2, 2, depth=0), F.cross_entropy, torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), **kwargs)
+
+
+# ------------------------------------------------------------------ BatchedMLP
+from losscookbook.training import BatchedMLP, mlp  # noqa: E402
+
+
+def test_batched_mlp_trains_each_seed_exactly_as_alone():
+    seeds = [3, 7, 11]
+    batched = BatchedMLP(4, 2, hidden=16, depth=2, seeds=seeds)
+    singles = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        singles.append(mlp(4, 2, hidden=16, depth=2))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 10, 4, generator=g)
+    y = torch.randn(3, 10, 2, generator=g)
+    opt_b = torch.optim.Adam(batched.parameters(), lr=1e-2)
+    opts = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in singles]
+    for _ in range(5):
+        opt_b.zero_grad()
+        ((batched(x) - y) ** 2).mean((1, 2)).sum().backward()
+        opt_b.step()
+        for r, (m, o) in enumerate(zip(singles, opts)):
+            o.zero_grad()
+            ((m(x[r]) - y[r]) ** 2).mean().backward()
+            o.step()
+    out = batched(x)
+    for r, m in enumerate(singles):
+        torch.testing.assert_close(out[r], m(x[r]), rtol=1e-5, atol=1e-6)
+
+
+def test_batched_mlp_leaves_the_global_generator_alone_and_checks_shapes():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    BatchedMLP(2, 1, seeds=[0, 1])
+    torch.testing.assert_close(torch.rand(3), expected)
+    with pytest.raises(ValueError, match=r"x must have shape \(R, B, in_features\) = \(2, B, 2\) or \(B, 2\), got \(3, 5, 2\)"):
+        BatchedMLP(2, 1, seeds=[0, 1])(torch.randn(3, 5, 2))
+    with pytest.raises(ValueError, match="seeds must hold at least one seed"):
+        BatchedMLP(2, 1, seeds=[])
