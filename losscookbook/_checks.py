@@ -278,3 +278,24 @@ def reduce_weighted(loss: Tensor, reduction: str, weight: Tensor | None = None) 
         return reduce_loss(weighted, reduction)
     return safe_divide(weighted.sum(), torch.broadcast_to(weight.to(loss.dtype), loss.shape).sum())
 
+
+
+# ---- checks added for recsys
+def check_nested_labels(outer: Tensor, inner: Tensor, names: tuple[str, str]) -> None:
+    """0/1 labels where ``inner`` implies ``outer`` (a conversion needs a click).
+
+    Both must hold only 0 and 1, and ``inner`` may be 1 only where ``outer`` is 1. A value check:
+    it reads the tensors on the host, so it is skipped while ``torch.compile`` traces (the only
+    place where it is switched off).
+    """
+    if torch.compiler.is_compiling():
+        return
+    check_values_among(outer, names[0], (0, 1))
+    check_values_among(inner, names[1], (0, 1))
+    bad = (inner != 0) & (outer == 0)
+    if inner.numel() and bool(bad.any()):
+        first = int(bad.flatten().nonzero()[0, 0])
+        raise ValueError(
+            f"{names[1]} must be 0 where {names[0]} is 0 ({names[1]} is only observed after {names[0]}), "
+            f"got {names[1]}=1 and {names[0]}=0 at flat index {first}"
+        )
