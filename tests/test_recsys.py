@@ -154,7 +154,7 @@ def test_esmm_gradcheck():
     assert torch.autograd.gradgradcheck(lambda u, v: lc.esmm_loss(u, v, y, z), (a, b))
 
 
-def test_esmm_has_no_loss_on_the_cvr_tower_for_unclicked_impressions_only_through_the_product():
+def test_unclicked_impressions_train_the_cvr_tower_through_the_product():
     # an unclicked impression still trains the CVR tower (through pCTCVR), unlike a CVR loss on clicks
     a = torch.tensor([0.0], requires_grad=True)
     b = torch.tensor([2.0], requires_grad=True)
