@@ -19,6 +19,7 @@ from . import (
     imbalance,
     metrics,
     plotting,
+    recsys,
     regression,
     smoothing,
     training,
@@ -29,6 +30,7 @@ from .classic import *  # noqa: F403
 from .focal import *  # noqa: F403
 from .ghm import *  # noqa: F403
 from .imbalance import *  # noqa: F403
+from .recsys import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .smoothing import *  # noqa: F403
 
@@ -45,4 +47,5 @@ __all__ = [
     *imbalance.__all__,
     *focal.__all__,
     *ghm.__all__,
+    *recsys.__all__,
 ]

@@ -340,3 +340,24 @@ def reduce_weighted(loss: Tensor, reduction: str, weight: Tensor | None = None) 
         return reduce_loss(weighted, reduction)
     return safe_divide(weighted.sum(), torch.broadcast_to(weight.to(loss.dtype), loss.shape).sum())
 
+
+
+# ---- checks added for recsys
+def check_nested_labels(outer: Tensor, inner: Tensor, names: tuple[str, str]) -> None:
+    """0/1 labels where ``inner`` implies ``outer`` (a conversion needs a click).
+
+    Both must hold only 0 and 1, and ``inner`` may be 1 only where ``outer`` is 1. Value checks,
+    run as :func:`losscookbook.config.set_value_checks` says.
+    """
+    check_values_among(outer, names[0], (0, 1))
+    check_values_among(inner, names[1], (0, 1))
+    eager = _value_checks_eager(inner)
+    if eager is None or inner.numel() == 0:
+        return
+    bad = (inner != 0) & (outer == 0)
+    message = f"{names[1]} must be 0 where {names[0]} is 0 ({names[1]} is only observed after {names[0]})"
+    if not eager:
+        _assert_none(bad, message)
+    elif bool(bad.any()):
+        first = int(bad.flatten().nonzero()[0, 0])
+        raise ValueError(f"{message}, got {names[1]}=1 and {names[0]}=0 at flat index {first}")

@@ -22,6 +22,10 @@ __all__ = [
     "make_imbalanced_binary",
     "MultilabelData",
     "make_multilabel",
+    "ClickConversionData",
+    "make_click_conversion",
+    "BehaviorSequences",
+    "make_behavior_sequences",
 ]
 
 
@@ -294,6 +298,8 @@ def make_linear_binary(
         flip = torch.rand(n_samples, generator=g) < label_noise
         y = torch.where(flip, -y, y)
     return X, y
+
+
 # --------------------------------------------------------------------------- imbalanced classification
 def make_imbalanced_binary(
     n_samples: int,
@@ -436,3 +442,178 @@ def make_multilabel(
     threshold = ranked.gather(0, (num_positive - 1)[None, :]).squeeze(0)
     Y = (scores >= threshold).float()
     return MultilabelData(X.float(), Y, torch.tensor(pi, dtype=torch.float64))
+
+
+# --------------------------------------------------------------------------- recommendation: clicks, conversions, sequences
+class ClickConversionData(NamedTuple):
+    """What :func:`make_click_conversion` returns; one row per impression."""
+
+    X: Tensor  # (N, num_features) float32 dense features of the impression
+    item: Tensor  # (N,) int64 item id in [0, num_items)
+    click: Tensor  # (N,) float32 0/1
+    conversion: Tensor  # (N,) float32 0/1 observed conversion: 1 only after a click
+    conversion_if_clicked: Tensor  # (N,) float32 0/1 the conversion every impression would have had if clicked
+    ctr: Tensor  # (N,) float64 true P(click | x, item)
+    cvr: Tensor  # (N,) float64 true P(conversion | click, x, item)
+
+
+def make_click_conversion(
+    n_impressions: int,
+    *,
+    num_features: int = 8,
+    num_items: int = 1000,
+    item_correlation: float = 0.8,
+    clickbait: float = 0.3,
+    ctr_bias: float = -3.0,
+    cvr_bias: float = -1.0,
+    seed: int = 0,
+) -> ClickConversionData:
+    r"""Impressions, clicks and post-click conversions with sample selection bias and a known pCVR.
+
+    Every impression shows one item to a user described by ``num_features`` standard normal
+    features. The true rates come from two logistic models,
+
+    .. math::
+
+        \operatorname{logit} p_{CTR} = u^\top x + q_j + c\,k_j + b_{CTR}, \qquad
+        \operatorname{logit} p_{CVR} = v^\top x + \rho\, q_j + \sqrt{1 - \rho^2}\, r_j - c\,k_j + b_{CVR},
+
+    where the item :math:`j` has a quality :math:`q_j`, a CVR-only effect :math:`r_j` and a
+    "clickbait" score :math:`k_j` (all standard normal): clickbait raises the click rate and
+    lowers the conversion rate by the same amount ``clickbait`` (:math:`c`). The item effects
+    of CTR and CVR correlate through :math:`q_j` (``item_correlation`` :math:`\rho`). :math:`u`
+    uses the first two thirds of the features, :math:`v` the last two thirds (they overlap in
+    the middle); both have norm 1. Items are drawn with Zipf-like popularity
+    (:math:`P(j) \propto 1 / (j + 10)`), so most items are shown rarely and clicked more rarely
+    still: data sparsity.
+
+    A click is drawn with probability :math:`p_{CTR}` and a potential conversion
+    ``conversion_if_clicked`` with probability :math:`p_{CVR}` for *every* impression; the
+    observed ``conversion`` is their product. A model of CVR trained on the clicked impressions
+    only sees a subset biased towards high-CTR items (clickbait among them): sample selection
+    bias. ``conversion_if_clicked`` and ``cvr`` let a chapter score a CVR model over the entire
+    impression space, which no real log allows.
+
+    Returns:
+        ``ClickConversionData(X, item, click, conversion, conversion_if_clicked, ctr, cvr)``.
+
+    Example:
+        >>> data = make_click_conversion(20000, seed=0)
+        >>> bool((data.conversion <= data.click).all()), data.X.shape
+        (True, torch.Size([20000, 8]))
+        >>> round(float(data.click.mean()), 3), round(float(data.conversion.mean()), 4)
+        (0.084, 0.0366)
+    """
+    n_impressions = C.check_int(n_impressions, "n_impressions", low=1)
+    num_features = C.check_int(num_features, "num_features", low=3)
+    num_items = C.check_int(num_items, "num_items", low=1)
+    rho = C.check_number(item_correlation, "item_correlation", low=-1.0, high=1.0)
+    clickbait = C.check_number(clickbait, "clickbait", low=0.0)
+    ctr_bias = C.check_number(ctr_bias, "ctr_bias")
+    cvr_bias = C.check_number(cvr_bias, "cvr_bias")
+    g = torch.Generator().manual_seed(seed)
+    d = num_features
+    u = torch.zeros(d, dtype=torch.float64)
+    v = torch.zeros(d, dtype=torch.float64)
+    u[: (2 * d) // 3] = torch.randn((2 * d) // 3, generator=g, dtype=torch.float64)
+    v[d // 3 :] = torch.randn(d - d // 3, generator=g, dtype=torch.float64)
+    u, v = u / u.norm(), v / v.norm()
+    quality, own, bait = torch.randn(3, num_items, generator=g, dtype=torch.float64)
+    popularity = 1.0 / (torch.arange(num_items, dtype=torch.float64) + 10.0)
+    item = torch.multinomial(popularity, n_impressions, replacement=True, generator=g)
+    X = torch.randn(n_impressions, d, generator=g, dtype=torch.float64)
+    ctr_logit = X @ u + quality[item] + clickbait * bait[item] + ctr_bias
+    cvr_effect = rho * quality + math.sqrt(max(0.0, 1.0 - rho * rho)) * own - clickbait * bait
+    cvr_logit = X @ v + cvr_effect[item] + cvr_bias
+    ctr, cvr = torch.sigmoid(ctr_logit), torch.sigmoid(cvr_logit)
+    click = (torch.rand(n_impressions, generator=g, dtype=torch.float64) < ctr).float()
+    if_clicked = (torch.rand(n_impressions, generator=g, dtype=torch.float64) < cvr).float()
+    return ClickConversionData(X.float(), item, click, click * if_clicked, if_clicked, ctr, cvr)
+
+
+class BehaviorSequences(NamedTuple):
+    """What :func:`make_behavior_sequences` returns. Item id 0 is padding; real items are 1..num_items."""
+
+    items: Tensor  # (N, T) int64 clicked items, right-padded with 0
+    negatives: Tensor  # (N, T) int64 a sampled item the user did not click at each step, 0 at padding
+    lengths: Tensor  # (N,) int64 number of valid steps
+    mask: Tensor  # (N, T) bool, True at valid steps
+    target_item: Tensor  # (N,) int64 candidate item shown after the sequence
+    target_label: Tensor  # (N,) float32 1 if the candidate is the user's next click, else 0
+    item_embeddings: Tensor  # (num_items + 1, D) float32 true item vectors (row 0 is zero)
+    interest: Tensor  # (N, T + 1, D) float32 true interest at each step (the last one: the target's)
+
+
+def make_behavior_sequences(
+    n_users: int,
+    *,
+    num_items: int = 200,
+    dim: int = 8,
+    max_len: int = 20,
+    min_len: int = 5,
+    drift: float = 0.3,
+    sharpness: float = 4.0,
+    seed: int = 0,
+) -> BehaviorSequences:
+    r"""User behaviour sequences driven by an interest that drifts, for DIEN-style models.
+
+    Items are random unit vectors :math:`e_j` in ``dim`` dimensions. Each user starts with a random
+    unit interest :math:`s_0` that takes a random-walk step at every click,
+    :math:`s_{t+1} = \operatorname{normalize}(s_t + \text{drift}\cdot\varepsilon_t)`,
+    :math:`\varepsilon_t \sim \mathcal{N}(0, I/\text{dim})`, and clicks item :math:`j` at step
+    :math:`t` with probability :math:`\propto \exp(\text{sharpness}\; e_j^\top s_t)`. At each step
+    a negative is drawn uniformly among the items other than the clicked one (DIEN's sampled
+    non-click). Lengths are uniform in [min_len, max_len]; shorter sequences are right-padded
+    with item 0.
+
+    After the sequence a candidate item is shown: with probability 1/2 the user's next click
+    (drawn from the interest :math:`s_L`, one step after the last click), otherwise a uniformly
+    drawn item; ``target_label`` says which. Predicting it needs the *recent* interest, which
+    the early clicks describe only through the drift.
+
+    Returns:
+        ``BehaviorSequences(items, negatives, lengths, mask, target_item, target_label,
+        item_embeddings, interest)``.
+
+    Example:
+        >>> seqs = make_behavior_sequences(4, max_len=6, min_len=3, seed=1)
+        >>> seqs.items.shape, seqs.lengths.tolist()
+        (torch.Size([4, 6]), [6, 3, 6, 5])
+        >>> bool(((seqs.items != 0) == seqs.mask).all()), bool((seqs.negatives != seqs.items)[seqs.mask].all())
+        (True, True)
+    """
+    n_users = C.check_int(n_users, "n_users", low=1)
+    num_items = C.check_int(num_items, "num_items", low=2)
+    dim = C.check_int(dim, "dim", low=1)
+    max_len = C.check_int(max_len, "max_len", low=1)
+    min_len = C.check_int(min_len, "min_len", low=1, high=max_len)
+    drift = C.check_number(drift, "drift", low=0.0)
+    sharpness = C.check_number(sharpness, "sharpness", low=0.0)
+    g = torch.Generator().manual_seed(seed)
+    emb = torch.randn(num_items, dim, generator=g)
+    emb = emb / emb.norm(dim=1, keepdim=True)
+    steps = torch.randn(n_users, max_len + 1, dim, generator=g) * (drift / math.sqrt(dim))
+    state = torch.randn(n_users, dim, generator=g)
+    states = []
+    for t in range(max_len + 1):
+        if t:
+            state = state + steps[:, t]
+        state = state / state.norm(dim=1, keepdim=True)
+        states.append(state)
+    interest = torch.stack(states, dim=1)  # (N, T + 1, D)
+    logits = sharpness * interest @ emb.T  # (N, T + 1, num_items)
+    clicked = torch.multinomial(torch.softmax(logits.reshape(-1, num_items), dim=1), 1, generator=g).view(n_users, -1)
+    other = torch.randint(0, num_items - 1, clicked.shape, generator=g)
+    negatives = other + (other >= clicked).long()  # uniform over the items other than the clicked one
+    lengths = torch.randint(min_len, max_len + 1, (n_users,), generator=g)
+    mask = torch.arange(max_len)[None, :] < lengths[:, None]
+    items = torch.where(mask, clicked[:, :max_len] + 1, 0)
+    negatives = torch.where(mask, negatives[:, :max_len] + 1, 0)
+    rows = torch.arange(n_users)
+    # the next click after step L-1 is drawn from the interest s_L
+    next_click = clicked[rows, lengths] + 1
+    random_item = torch.randint(1, num_items + 1, (n_users,), generator=g)
+    label = torch.rand(n_users, generator=g) < 0.5
+    target_item = torch.where(label, next_click, random_item)
+    table = torch.cat([torch.zeros(1, dim), emb])
+    return BehaviorSequences(items, negatives, lengths, mask, target_item, label.float(), table, interest)

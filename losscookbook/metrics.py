@@ -29,6 +29,7 @@ __all__ = [
     "t_quantile",
     "recall_at_k",
     "multilabel_f1",
+    "roc_auc",
 ]
 
 
@@ -386,3 +387,46 @@ def multilabel_f1(prediction: Tensor, target: Tensor, *, average: str = "micro",
     denominator = 2 * tp + fp + fn
     score = torch.where(denominator > 0, 2 * tp / denominator.clamp(min=1), torch.full_like(tp, zero_division))
     return float(score.mean())
+
+
+def roc_auc(scores: Tensor, target: Tensor) -> float:
+    r"""Area under the ROC curve of a binary ranking: the chance that a random positive outscores a random negative.
+
+    .. math::
+
+        \mathrm{AUC} = \frac{1}{n_+ n_-} \sum_{i: y_i = 1} \sum_{j: y_j = 0}
+        \Big(\mathbb{1}[s_i > s_j] + \tfrac12\, \mathbb{1}[s_i = s_j]\Big),
+
+    computed from the average ranks of the scores (the Mann-Whitney statistic), so tied scores
+    count one half, as in scikit-learn's ``roc_auc_score``. 0.5 is a random ranking.
+
+    Args:
+        scores: real scores, probabilities or logits (N,); higher means more likely positive.
+        target: 0/1 labels (N,) with at least one positive and one negative.
+
+    Example:
+        >>> roc_auc(torch.tensor([0.9, 0.8, 0.3, 0.1]), torch.tensor([1, 0, 1, 0]))
+        0.75
+        >>> roc_auc(torch.tensor([0.5, 0.5, 0.5]), torch.tensor([1, 0, 0]))
+        0.5
+    """
+    C.check_floating(scores, "scores")
+    C.check_tensor(target, "target")
+    if scores.dim() != 1:
+        raise ValueError(f"scores must have shape (N,), got {tuple(scores.shape)}")
+    C.check_same_shape(scores, target, ("scores", "target"))
+    C.check_values_among(target, "target", (0, 1))
+    y = target.double()
+    n_pos = float(y.sum())
+    n_neg = y.numel() - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"target must contain both classes for ROC AUC, got {n_pos:.0f} positives and {n_neg:.0f} negatives")
+    s = scores.double()
+    sorted_s, order = torch.sort(s)
+    _, inverse, counts = torch.unique_consecutive(sorted_s, return_inverse=True, return_counts=True)
+    ends = torch.cumsum(counts, 0).double()
+    average_rank = ends - (counts.double() - 1) / 2  # 1-based mean rank of each group of ties
+    ranks = torch.empty_like(s)
+    ranks[order] = average_rank[inverse]
+    rank_sum = float((ranks * y).sum())
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)

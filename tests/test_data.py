@@ -127,3 +127,76 @@ def test_make_multilabel_labels_are_correlated_and_predictable():
 def test_make_multilabel_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ------------------------------------------------------------------ recommendation data
+from losscookbook.data import make_behavior_sequences, make_click_conversion  # noqa: E402
+
+
+def test_click_conversion_selection_bias_and_known_rates():
+    data = make_click_conversion(100_000, seed=2)
+    assert data.X.shape == (100_000, 8) and data.item.dtype == torch.int64
+    assert torch.equal(data.conversion, data.click * data.conversion_if_clicked)  # observed only after a click
+    assert set(data.click.unique().tolist()) == {0.0, 1.0}
+    # the labels follow the true rates
+    assert float(data.click.mean()) == pytest.approx(float(data.ctr.mean()), abs=0.005)
+    assert float(data.conversion_if_clicked.mean()) == pytest.approx(float(data.cvr.mean()), abs=0.006)
+    # selection bias: the clicked impressions convert more often than the impressions at large
+    clicked = data.click == 1
+    assert float(data.cvr[clicked].mean()) > float(data.cvr.mean()) + 0.05
+    # CTR and CVR share item effects (positively correlated logits) but are not the same
+    r = float(torch.corrcoef(torch.stack([data.ctr.logit(), data.cvr.logit()]))[0, 1])
+    assert 0.2 < r < 0.9
+    again = make_click_conversion(100_000, seed=2)
+    assert torch.equal(again.click, data.click) and torch.equal(again.X, data.X)
+
+
+def test_click_conversion_clickbait_lowers_cvr_of_clicked_items():
+    plain = make_click_conversion(50_000, clickbait=0.0, item_correlation=0.0, seed=0)
+    bait = make_click_conversion(50_000, clickbait=2.0, item_correlation=0.0, seed=0)
+    r_plain = float(torch.corrcoef(torch.stack([plain.ctr.logit(), plain.cvr.logit()]))[0, 1])
+    r_bait = float(torch.corrcoef(torch.stack([bait.ctr.logit(), bait.cvr.logit()]))[0, 1])
+    assert r_bait < r_plain - 0.3
+
+
+def test_behavior_sequences_shapes_padding_and_negatives():
+    seqs = make_behavior_sequences(300, num_items=50, dim=4, max_len=12, min_len=3, seed=0)
+    assert seqs.items.shape == seqs.negatives.shape == seqs.mask.shape == (300, 12)
+    assert int(seqs.lengths.min()) >= 3 and int(seqs.lengths.max()) <= 12
+    assert torch.equal(seqs.mask, torch.arange(12)[None] < seqs.lengths[:, None])
+    assert (seqs.items[~seqs.mask] == 0).all() and (seqs.negatives[~seqs.mask] == 0).all()
+    assert (seqs.items[seqs.mask] >= 1).all() and (seqs.items[seqs.mask] <= 50).all()
+    assert (seqs.negatives != seqs.items)[seqs.mask].all()
+    assert seqs.item_embeddings.shape == (51, 4) and (seqs.item_embeddings[0] == 0).all()
+    torch.testing.assert_close(seqs.item_embeddings[1:].norm(dim=1), torch.ones(50))
+    assert seqs.interest.shape == (300, 13, 4)
+    assert set(seqs.target_label.unique().tolist()) == {0.0, 1.0}
+
+
+def test_behavior_sequences_clicks_follow_the_drifting_interest():
+    seqs = make_behavior_sequences(2000, num_items=100, dim=8, max_len=10, min_len=10, drift=0.5, seed=1)
+    e = seqs.item_embeddings[seqs.items]  # (N, T, D)
+    aligned = (e * seqs.interest[:, :10]).sum(-1)  # the clicked item vs the interest of its own step
+    stale = (e[:, 9] * seqs.interest[:, 0]).sum(-1)  # the last click vs the first interest
+    random = (seqs.item_embeddings[seqs.negatives] * seqs.interest[:, :10]).sum(-1)
+    assert float(aligned.mean()) > float(stale.mean()) + 0.1 > float(random.mean()) + 0.1
+    # the positive candidates match the interest after the last click, the random ones do not
+    cand = (seqs.item_embeddings[seqs.target_item] * seqs.interest[:, 10]).sum(-1)
+    pos = seqs.target_label == 1
+    assert float(cand[pos].mean()) > float(cand[~pos].mean()) + 0.2
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: make_click_conversion(0), ValueError, r"n_impressions must be an integer in \[1, inf\], got 0"),
+        (lambda: make_click_conversion(10, item_correlation=1.5), ValueError, r"item_correlation must be in \[-1.0, 1.0\], got 1.5"),
+        (lambda: make_click_conversion(10, clickbait=-1.0), ValueError, r"clickbait must be in \[0.0, inf\]"),
+        (lambda: make_behavior_sequences(5, min_len=8, max_len=6), ValueError, r"min_len must be an integer in \[1, 6\], got 8"),
+        (lambda: make_behavior_sequences(5, num_items=1), ValueError, r"num_items must be an integer in \[2, inf\]"),
+        (lambda: make_behavior_sequences(5, drift=-0.1), ValueError, r"drift must be in \[0.0, inf\]"),
+    ],
+)
+def test_recommendation_generators_reject_bad_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -49,6 +49,9 @@ def _bind(fn: Callable[..., torch.Tensor], **kwargs) -> Callable[..., torch.Tens
     return lambda *inputs: fn(*inputs, **kwargs)
 
 
+_click = torch.tensor([1.0, 0.0] * 8)
+_conversion = _click * torch.tensor([1.0, 1.0, 0.0, 0.0] * 4)
+
 # name -> a function returning (callable, tuple of inputs); the first input is the one differentiated
 CASES: dict[str, Callable[[], tuple[Callable[..., torch.Tensor], tuple]]] = {
     # classic
@@ -105,6 +108,18 @@ CASES: dict[str, Callable[[], tuple[Callable[..., torch.Tensor], tuple]]] = {
     "GHMCLoss": lambda: (lc.GHMCLoss(), (_x(16), _binary(16))),
     "ghmr_loss": lambda: (lc.ghmr_loss, (_x(16), _x(16))),
     "GHMRLoss": lambda: (lc.GHMRLoss(), (_x(16), _x(16))),
+    # multi-task recommendation
+    "esmm_loss": lambda: (_bind(lc.esmm_loss, click=_click, conversion=_conversion), (_x(16), _x(16))),
+    "ESMMLoss": lambda: (_bind(lc.ESMMLoss(ctr_weight=0.5), click=_click, conversion=_conversion), (_x(16), _x(16))),
+    "esmm_loss_parts": lambda: (
+        lambda a, b: sum(lc.esmm_loss_parts(a, b, _click, _conversion)),
+        (_x(16), _x(16)),
+    ),
+    "dien_auxiliary_loss": lambda: (
+        _bind(lc.dien_auxiliary_loss, mask=torch.rand(4, 6) > 0.3),
+        (_x(4, 6, 3), _x(4, 6, 3), _x(4, 6, 3)),
+    ),
+    "DIENAuxiliaryLoss": lambda: (lc.DIENAuxiliaryLoss(reduction="batchmean"), (_x(4, 6, 3), _x(4, 6, 3), _x(4, 6, 3))),
 }
 
 
@@ -114,7 +129,7 @@ def _public_losses() -> list[str]:
         if info.name.startswith("_") or info.name in SUPPORT_MODULES:
             continue
         module = importlib.import_module(f"losscookbook.{info.name}")
-        names += [n for n in module.__all__ if n.endswith(("_loss", "Loss", "CrossEntropy", "_entropy", "_smoothing"))]
+        names += [n for n in module.__all__ if n.endswith(("_loss", "Loss", "CrossEntropy", "_entropy", "_smoothing", "_loss_parts"))]
     return names
 
 

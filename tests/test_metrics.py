@@ -48,6 +48,8 @@ def ref_average_precision(scores, target):
 
 
 @pytest.mark.parametrize("n_bins", [1, 5, 15])
+
+
 def test_ece_matches_reference(n_bins):
     logits = torch.randn(300, 4) * 3
     target = torch.randint(0, 4, (300,))
@@ -90,6 +92,8 @@ def test_accuracy_and_balanced_accuracy():
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 1)), min_size=1, max_size=40))
+
+
 def test_average_precision_matches_reference_with_ties(pairs):
     scores = torch.tensor([float(s) for s, _ in pairs])
     target = torch.tensor([t for _, t in pairs])
@@ -212,6 +216,8 @@ def ref_multilabel_f1(pred, true, average, zero_division=0.0):
 
 
 @pytest.mark.parametrize("average", ["micro", "macro"])
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_multilabel_f1_matches_a_plain_loop(average, seed):
     g = torch.Generator().manual_seed(seed)
@@ -261,3 +267,45 @@ def test_multilabel_f1_agrees_with_scikit_learn():
 def test_multilabel_f1_bad_inputs(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ------------------------------------------------------------------ ROC AUC
+from losscookbook.metrics import roc_auc  # noqa: E402
+
+
+def _auc_by_pairs(scores, target):
+    """Mann-Whitney by a double loop over positive-negative pairs, ties counting one half."""
+    pos = [s for s, t in zip(scores.tolist(), target.tolist()) if t == 1]
+    neg = [s for s, t in zip(scores.tolist(), target.tolist()) if t == 0]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 1)), min_size=2, max_size=40))
+
+
+def test_roc_auc_matches_pair_counting_with_ties(pairs):
+    scores = torch.tensor([float(s) for s, _ in pairs])
+    target = torch.tensor([t for _, t in pairs])
+    if target.sum() in (0, len(pairs)):
+        with pytest.raises(ValueError, match="both classes"):
+            roc_auc(scores, target)
+        return
+    assert roc_auc(scores, target) == pytest.approx(_auc_by_pairs(scores, target), abs=1e-12)
+
+
+def test_roc_auc_properties_and_bad_input():
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(500, generator=g)
+    y = (torch.rand(500, generator=g) < 0.3).long()
+    assert roc_auc(s, y) == pytest.approx(1 - roc_auc(-s, y), abs=1e-12)
+    assert roc_auc(torch.sigmoid(3 * s), y) == pytest.approx(roc_auc(s, y), abs=1e-12)  # invariant to monotone maps
+    assert roc_auc(y.double() + 0.1 * s, y) == 1.0
+    assert roc_auc(torch.zeros(500), y) == 0.5
+    with pytest.raises(ValueError, match=r"target values must be one of \(0, 1\), got 2"):
+        roc_auc(s[:3], torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"scores must have shape \(N,\), got \(500, 1\)"):
+        roc_auc(s[:, None], y)
+    with pytest.raises(TypeError, match=r"scores must be a floating-point tensor"):
+        roc_auc(y, y)
