@@ -169,7 +169,7 @@ def check_number(
     left = "(" if low_open else "["
     right = ")" if high_open else "]"
     interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
-    inside = math.isfinite(value)
+    inside = value == value and value != math.inf and value != -math.inf  # finite (traceable by torch.compile)
     if low is not None:
         inside = inside and (value > low if low_open else value >= low)
     if high is not None:

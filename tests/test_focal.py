@@ -514,3 +514,25 @@ def test_softmax_create_graph_gradient_is_the_gradient(gamma, with_alpha):
     (reference,) = torch.autograd.grad(_autograd_softmax_focal(x, t, alpha, gamma), x)
     torch.testing.assert_close(graph.detach(), plain, rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(plain, reference, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 3.0])
+@pytest.mark.parametrize("alpha", [None, 0.25])
+def test_fused_form_used_under_compile_equals_the_eager_form(gamma, alpha):
+    from losscookbook.focal import _sigmoid_focal_fused
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.cat([torch.randn(2000, generator=g, dtype=torch.float64) * 30, torch.tensor([0.0, 1e4, -1e4], dtype=torch.float64)])
+    y = torch.rand(x.shape, generator=g, dtype=torch.float64)
+    x_eager = x.clone().requires_grad_(True)
+    eager = lc.sigmoid_focal_loss(x_eager, y, alpha=alpha, gamma=gamma, reduction="none")
+    eager.sum().backward()
+    loss, grad = _sigmoid_focal_fused(x, y, alpha, gamma)
+    torch.testing.assert_close(loss, eager.detach(), rtol=1e-13, atol=1e-300)
+    torch.testing.assert_close(grad, x_eager.grad, rtol=1e-12, atol=1e-300)
+    compiled = torch.compile(lc.sigmoid_focal_loss, fullgraph=True, backend="aot_eager")
+    x_c = x.clone().requires_grad_(True)
+    compiled(x_c, y, alpha=alpha, gamma=gamma).backward()
+    x_e = x.clone().requires_grad_(True)
+    lc.sigmoid_focal_loss(x_e, y, alpha=alpha, gamma=gamma).backward()
+    torch.testing.assert_close(x_c.grad, x_e.grad, rtol=1e-12, atol=1e-300)
