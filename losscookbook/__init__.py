@@ -16,6 +16,7 @@ from . import (
     ghm,
     imbalance,
     metrics,
+    multitask,
     plotting,
     regression,
     smoothing,
@@ -26,6 +27,7 @@ from .classic import *  # noqa: F403
 from .focal import *  # noqa: F403
 from .ghm import *  # noqa: F403
 from .imbalance import *  # noqa: F403
+from .multitask import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .smoothing import *  # noqa: F403
 
@@ -40,4 +42,5 @@ __all__ = [
     *imbalance.__all__,
     *focal.__all__,
     *ghm.__all__,
+    *multitask.__all__,
 ]

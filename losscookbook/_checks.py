@@ -278,3 +278,31 @@ def reduce_weighted(loss: Tensor, reduction: str, weight: Tensor | None = None) 
         return reduce_loss(weighted, reduction)
     return safe_divide(weighted.sum(), torch.broadcast_to(weight.to(loss.dtype), loss.shape).sum())
 
+
+
+# ---- checks added for multitask
+def check_scalar(value: object, name: str) -> Tensor:
+    """Raise unless ``value`` is a floating-point tensor with a single element and no dimensions."""
+    tensor = check_floating(value, name)
+    if tensor.dim() != 0:
+        raise ValueError(f"{name} must be a scalar tensor (shape ()), got shape {_shape(tensor.shape)}")
+    return tensor
+
+
+def check_count(count: int, name: str, expected: int, what: str) -> None:
+    """Raise ValueError if ``count`` (the length of ``name``) differs from ``expected`` ``what``."""
+    if count != expected:
+        raise ValueError(f"{name} must hold {expected} {what}, got {count}")
+
+
+def check_keys(keys: Sequence[str], name: str, expected: Sequence[str]) -> None:
+    """Raise ValueError naming the missing and the unexpected keys of a dict argument."""
+    missing = [k for k in expected if k not in keys]
+    extra = [k for k in keys if k not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if extra:
+            parts.append(f"unexpected {extra}")
+        raise ValueError(f"{name} must have the keys {list(expected)}: {', '.join(parts)}")
