@@ -215,7 +215,7 @@ def check_class_target(input: Tensor, target: Tensor, *, ignore_index: int | Non
     bad = (target < 0) | (target >= num_classes)
     if ignore_index is not None:
         bad &= target != ignore_index
-    if target.numel() and bool(bad.any()):
+    if target.numel() and not torch.compiler.is_compiling() and bool(bad.any()):
         example = target[bad].flatten()[0].item()
         allowed = f"[0, {num_classes - 1}]"
         if ignore_index is not None:
