@@ -664,6 +664,30 @@ def test_modules_move_their_state_with_to():
     assert gradnorm.raw_weights.dtype == torch.float64 and gradnorm.initial_losses.dtype == torch.float64
 
 
+def test_everything_runs_on_the_device_of_the_losses(device):
+    torch.manual_seed(0)
+    trunk, head = torch.nn.Linear(5, 8).to(device), torch.nn.Linear(8, 3).to(device)
+    x, y = torch.randn(16, 5, device=device), torch.randn(16, 3, device=device)
+    for make in [*SIMPLE, lambda: lc.GradNorm(3)]:
+        weighting = make().to(device)
+        trunk.zero_grad()
+        head.zero_grad()
+        out = head(torch.relu(trunk(x)))
+        losses = [(out[:, i] - y[:, i]).square().mean() for i in range(3)]
+        if isinstance(weighting, lc.PCGrad):
+            weighting.backward(losses, [*trunk.parameters(), *head.parameters()])
+        else:
+            total = weighting(losses, trunk.weight) if isinstance(weighting, lc.GradNorm) else weighting(losses)
+            assert total.device.type == device.type
+            total.backward()
+        assert trunk.weight.grad.device.type == device.type and torch.isfinite(trunk.weight.grad).all()
+        if isinstance(weighting, lc.DynamicWeightAverage):
+            weighting.end_epoch()
+            assert weighting.lambdas.device.type == device.type
+    g = torch.randn(3, 6, device=device)
+    assert lc.project_conflicting(g, generator=torch.Generator().manual_seed(0)).device.type == device.type
+
+
 # ------------------------------------------------------------------ helpers
 def test_per_task_param_groups():
     trunk = torch.nn.Linear(4, 8)
@@ -732,3 +756,70 @@ def test_stop_gradient_and_cascade():
     assert not lc.stop_gradient(t * 2).requires_grad and lc.stop_gradient(t * 2, enabled=False).requires_grad
     with pytest.raises(TypeError, match="first must be a torch.nn.Module, got function"):
         lc.Cascade(lambda v: v, torch.nn.Linear(2, 1))
+
+
+# ------------------------------------------------------------------ PCGrad under DDP (2 CPU processes)
+DDP_ORDER = [[1, 2], [2, 0], [0, 1]]
+
+
+def _ddp_data():
+    g = torch.Generator().manual_seed(5)
+    return torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g)
+
+
+def _ddp_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
+
+
+def _pcgrad_steps(model, batches, pcgrad, wrapped=None):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    for x, y in batches:
+        optimizer.zero_grad()
+        if wrapped is None:
+            out = model(x)
+        else:
+            with wrapped.no_sync():  # the reducer must not wait for an ordinary backward
+                out = wrapped(x)
+        losses = [(out[:, i] - y[:, i]).square().mean() for i in range(3)]
+        pcgrad.backward(losses, model.parameters(), order=torch.tensor(DDP_ORDER))
+        optimizer.step()
+    return [p.detach().flatten().tolist() for p in model.parameters()]
+
+
+def _ddp_worker(rank, world, port, queue):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        torch.set_num_threads(1)
+        x, y = _ddp_data()
+        half = slice(rank * 4, rank * 4 + 4)
+        model = _ddp_model()
+        wrapped = torch.nn.parallel.DistributedDataParallel(model)
+        params = _pcgrad_steps(model, [(x[half], y[half])] * 2, lc.PCGrad(3, all_reduce=True), wrapped)
+        queue.put((rank, params))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_pcgrad_all_reduce_under_ddp_equals_single_process_pcgrad():
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    queue = ctx.SimpleQueue()
+    mp.start_processes(_ddp_worker, args=(2, port, queue), nprocs=2, join=True, start_method="spawn")
+    results = dict(queue.get() for _ in range(2))
+    x, y = _ddp_data()
+    expected = _pcgrad_steps(_ddp_model(), [(x, y)] * 2, lc.PCGrad(3))
+    for rank in (0, 1):
+        for got, want in zip(results[rank], expected):
+            torch.testing.assert_close(torch.tensor(got), torch.tensor(want), rtol=1e-5, atol=1e-6)
+    # without the all-reduce, each process projects its own gradients: a different step
+    local = _pcgrad_steps(_ddp_model(), [(x[:4], y[:4])] * 2, lc.PCGrad(3))
+    assert not torch.allclose(torch.tensor(local[0]), torch.tensor(expected[0]))
