@@ -13,7 +13,7 @@ PyTorch training loop, under autocast and on any device:
   ``pcgrad.backward(losses, parameters)``; :func:`project_conflicting` is its projection on a
   (T, P) matrix of task gradients;
 - the per-sample (heteroscedastic) uncertainty losses: :func:`heteroscedastic_classification_loss`
-  here, and its regression form, which is :func:`losscookbook.gaussian_nll_loss`;
+  here, and its regression form, which is :func:`losscookbook.regression.gaussian_nll_loss`;
 - two helpers: :func:`per_task_param_groups` (optimizer parameter groups with a learning rate
   per task head) and :func:`stop_gradient` / :class:`Cascade` (task B reads task A's output
   without sending its gradient back into A).
@@ -135,7 +135,7 @@ class LossWeighting(nn.Module):
 
     @property
     def weights(self) -> Tensor:
-        """The current weight of each task (T,), detached: the factor in front of each :math:`L_i`."""
+        """The current weight of each task, the factor in front of each :math:`L_i` (a detached (T,) tensor)."""
         raise NotImplementedError
 
     def extra_repr(self) -> str:
@@ -345,7 +345,7 @@ def heteroscedastic_classification_loss(
 
     Samples the network finds hard can raise :math:`s` and lower their weight, at the price of
     :math:`\tfrac12 s`; at the optimum :math:`s^* = \log(2\,\operatorname{CE})`. The
-    regression form is :func:`losscookbook.gaussian_nll_loss` (``log_var=`` the predicted
+    regression form is :func:`losscookbook.regression.gaussian_nll_loss` (``log_var=`` the predicted
     :math:`s`): :math:`\tfrac12 e^{-s}(y-\mu)^2 + \tfrac12 s`.
 
     Args:
@@ -524,7 +524,7 @@ class GradNorm(LossWeighting):
     :math:`\nabla_w L_\text{grad}` into ``raw_weights.grad`` (so do not zero the gradients
     between the call and ``optimizer.step()``) and returns :math:`\sum_i w_i L_i` with the
     weights as constants. The renormalisation :math:`w \leftarrow T w / \sum_j w_j` is applied
-    at the start of each call, before the weights are used, and :attr:`weights` always shows
+    at the start of each call, before the weights are used, and :attr:`~LossWeighting.weights` always shows
     the renormalised values. The weights are not clipped at 0 (the paper does not clip); a
     learning rate that is too large for them can make one negative.
 
@@ -572,9 +572,9 @@ class GradNorm(LossWeighting):
         norms = []
         for i in range(t):
             grads = torch.autograd.grad(stacked[i], shared, retain_graph=True, allow_unused=True)
-            squares = [g.double().square().sum() for g in grads if g is not None]
-            norms.append(torch.stack(squares).sum().sqrt() if squares else stacked.new_zeros((), dtype=torch.float64))
-        norm = torch.stack(norms).to(self.raw_weights.dtype)
+            parts = [torch.linalg.vector_norm(g) for g in grads if g is not None]
+            norms.append(torch.linalg.vector_norm(torch.stack(parts)) if parts else stacked.new_zeros(()))
+        norm = torch.stack([n.to(self.raw_weights.dtype) for n in norms])
         detached = stacked.detach().to(self.raw_weights.dtype)
         with torch.no_grad():
             self.initial_losses.copy_(torch.where(self.initialized, self.initial_losses, detached))

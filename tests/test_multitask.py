@@ -224,7 +224,8 @@ def test_positive_uncertainty_total_is_never_negative(s, values):
     with torch.no_grad():
         weighting.log_vars.copy_(torch.tensor(s, dtype=torch.float64))
     total = weighting(_losses(values, dtype=torch.float64))
-    assert float(total) >= 0.0 and math.isfinite(float(total))
+    value = float(total.detach())
+    assert value >= 0.0 and math.isfinite(value)
 
 
 def test_positive_uncertainty_optimum():
