@@ -22,6 +22,16 @@ Task losses may be float16 or bfloat16 (autocast); totals are computed in float3
 losses stay float64). State (learnable weights, DWA's loss history, GradNorm's initial losses)
 lives in parameters and buffers, so ``state_dict()`` round-trips and ``.to(device)`` moves it.
 Nothing in a ``forward`` copies a value to the host.
+
+**Distributed training (DDP).** Learnable weights (:class:`UncertaintyWeighting`,
+:class:`LearnableWeighting`) get their gradient from the ordinary ``total.backward()``: make
+the weighting a submodule of the model that ``DistributedDataParallel`` wraps and DDP averages
+their gradients with the others, so every process keeps the same weights. The classes whose
+state comes from statistics take ``all_reduce=True``: :class:`DynamicWeightAverage` averages
+its per-period loss sums over the processes, :class:`GradNorm` its losses and task gradients
+at the shared layer, :class:`PCGrad` its (T, P) matrix of task gradients, so that each of them
+computes what a single process would compute on the global batch (with mean-reduced losses and
+equal local batches). The flag is ignored when ``torch.distributed`` is not initialised.
 """
 
 from __future__ import annotations
@@ -420,6 +430,8 @@ class DynamicWeightAverage(LossWeighting):
     Args:
         num_tasks: the number of tasks, or their names.
         temperature: :math:`\tau > 0` (the paper uses 2); large values flatten the weights to 1.
+        all_reduce: in :meth:`end_epoch`, average the period's loss sums over the processes
+            first (one small ``all_reduce``), so that every process gets the same weights.
 
     Example:
         >>> dwa = DynamicWeightAverage(2)
@@ -436,9 +448,10 @@ class DynamicWeightAverage(LossWeighting):
     running_sum: Tensor
     running_count: Tensor
 
-    def __init__(self, num_tasks: int | Sequence[str], *, temperature: float = 2.0) -> None:
+    def __init__(self, num_tasks: int | Sequence[str], *, temperature: float = 2.0, all_reduce: bool = False) -> None:
         super().__init__(num_tasks)
         self.temperature = C.check_number(temperature, "temperature", low=0.0, low_open=True)
+        self.all_reduce = bool(all_reduce)
         t = self.num_tasks
         self.register_buffer("lambdas", torch.ones(t))
         self.register_buffer("history", torch.ones(2, t))  # rows: L(t-1), L(t-2)
@@ -455,6 +468,9 @@ class DynamicWeightAverage(LossWeighting):
     @torch.no_grad()
     def end_epoch(self) -> None:
         """Close the current period: update the loss history and the weights, reset the averages."""
+        if _distributed(self.all_reduce):
+            _all_reduce_mean(self.running_sum)
+            _all_reduce_mean(self.running_count)
         seen = self.running_count > 0
         average = (self.running_sum / torch.clamp(self.running_count, min=1.0)).to(self.history.dtype)
         shifted = torch.stack([average, self.history[0]])
@@ -471,20 +487,53 @@ class DynamicWeightAverage(LossWeighting):
         return self.lambdas.detach().clone()
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, temperature={self.temperature}"
+        return f"{super().extra_repr()}, temperature={self.temperature}, all_reduce={self.all_reduce}"
 
 
 # --------------------------------------------------------------------------- GradNorm
-def _parameter_list(parameters: Tensor | Iterable[Tensor], name: str) -> list[Tensor]:
+def _parameter_list(parameters: Tensor | Iterable[Tensor], name: str, *, skip_frozen: bool = False) -> list[Tensor]:
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    if not params:
-        raise ValueError(f"{name} must hold at least one tensor, got none")
     for i, p in enumerate(params):
         C.check_floating(p, f"{name}[{i}]")
-        if not p.requires_grad:
+        if not p.requires_grad and not skip_frozen:
             raise ValueError(f"{name}[{i}] must require grad, got a tensor with requires_grad=False")
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ValueError(f"{name} must hold at least one tensor that requires grad, got none")
     C.check_same_device(*[(f"{name}[{i}]", p) for i, p in enumerate(params)])
     return params
+
+
+def _distributed(flag: bool) -> bool:
+    return flag and torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def _all_reduce_mean(tensor: Tensor) -> Tensor:
+    """The mean of ``tensor`` over the processes of the default group (in place)."""
+    torch.distributed.all_reduce(tensor)
+    return tensor.div_(torch.distributed.get_world_size())
+
+
+def _check_differentiable(losses: Tensor) -> None:
+    if not losses.requires_grad:
+        raise ValueError("losses must be differentiable: none of the task losses requires grad")
+
+
+def _task_gradients(losses: Tensor, params: list[Tensor], retain_last: bool) -> tuple[Tensor, list[bool]]:
+    """The (T, P) matrix of each task loss's gradient with respect to ``params``, flattened once.
+
+    One ``autograd.grad`` per task; a parameter a task does not use contributes zeros. Also
+    returns, per parameter, whether any task used it.
+    """
+    rows = []
+    used = [False] * len(params)
+    t = losses.shape[0]
+    for i in range(t):
+        grads = torch.autograd.grad(losses[i], params, retain_graph=retain_last or i < t - 1, allow_unused=True)
+        used = [u or g is not None for u, g in zip(used, grads)]
+        rows.append(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)]))
+    dtype = _promoted([p.dtype for p in params])
+    return torch.stack([r.to(dtype) for r in rows]), used
 
 
 class GradNorm(LossWeighting):
@@ -528,9 +577,18 @@ class GradNorm(LossWeighting):
     the renormalised values. The weights are not clipped at 0 (the paper does not clip); a
     learning rate that is too large for them can make one negative.
 
+    The task losses must be positive (the rates :math:`L_i / L_i(0)` are raised to the power
+    :math:`\alpha`). The extra cost is one ``autograd.grad`` per task down to the shared layer;
+    it is small when that layer is small next to the trunk, and close to one more backward per
+    task when the network is little more than that layer.
+
     Args:
         num_tasks: the number of tasks, or their names.
         alpha: :math:`\alpha \ge 0`; 0 pulls all gradient norms to their mean.
+        all_reduce: under ``torch.distributed``, average the losses and the task gradients at
+            the shared layer over the processes before computing the norms (two
+            ``all_reduce`` calls, of T and of T times the layer's size): the weights then
+            follow GradNorm on the global batch and stay identical on every process.
 
     Attributes:
         raw_weights: the parameter behind the weights (T,).
@@ -553,9 +611,10 @@ class GradNorm(LossWeighting):
     initialized: Tensor
     grad_norms: Tensor
 
-    def __init__(self, num_tasks: int | Sequence[str], *, alpha: float = 1.5) -> None:
+    def __init__(self, num_tasks: int | Sequence[str], *, alpha: float = 1.5, all_reduce: bool = False) -> None:
         super().__init__(num_tasks)
         self.alpha = C.check_number(alpha, "alpha", low=0.0)
+        self.all_reduce = bool(all_reduce)
         t = self.num_tasks
         self.raw_weights = nn.Parameter(torch.ones(t))
         self.register_buffer("initial_losses", torch.ones(t))
@@ -566,16 +625,15 @@ class GradNorm(LossWeighting):
         """The weighted total :math:`\\sum_i w_i L_i`; sets the weights' gradient of :math:`L_\\text{grad}`."""
         stacked = self.stack(losses)
         shared = _parameter_list(shared_parameters, "shared_parameters")
+        _check_differentiable(stacked)
         with torch.no_grad():
             self.raw_weights.mul_(self.num_tasks / self.raw_weights.sum())
-        t = self.num_tasks
-        norms = []
-        for i in range(t):
-            grads = torch.autograd.grad(stacked[i], shared, retain_graph=True, allow_unused=True)
-            parts = [torch.linalg.vector_norm(g) for g in grads if g is not None]
-            norms.append(torch.linalg.vector_norm(torch.stack(parts)) if parts else stacked.new_zeros(()))
-        norm = torch.stack([n.to(self.raw_weights.dtype) for n in norms])
+        grads, _ = _task_gradients(stacked, shared, retain_last=True)
         detached = stacked.detach().to(self.raw_weights.dtype)
+        if _distributed(self.all_reduce):
+            _all_reduce_mean(grads)
+            detached = _all_reduce_mean(detached.clone())
+        norm = torch.linalg.vector_norm(grads, dim=1).to(self.raw_weights.dtype)
         with torch.no_grad():
             self.initial_losses.copy_(torch.where(self.initialized, self.initial_losses, detached))
             self.initialized.fill_(True)
@@ -602,7 +660,7 @@ class GradNorm(LossWeighting):
         return (self.num_tasks * w / w.sum()).clone()
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, alpha={self.alpha}"
+        return f"{super().extra_repr()}, alpha={self.alpha}, all_reduce={self.all_reduce}"
 
 
 # --------------------------------------------------------------------------- PCGrad
@@ -685,8 +743,9 @@ class PCGrad(LossWeighting):
     (T, P) matrix on the parameters' device, removes the conflicting components with
     :func:`project_conflicting` (a random order per task from ``generator``), **sums** the
     projected gradients (the paper's Algorithm 1) and accumulates the sum into each
-    parameter's ``.grad``, as ``backward`` would. Parameters that no task uses keep their
-    ``.grad``. Calling the module itself returns the plain sum of the losses (for logging).
+    parameter's ``.grad``, as ``backward`` would. Parameters that do not require grad are
+    skipped, and so (as by ``backward``) are those no task uses. Calling the module itself
+    returns the plain sum of the losses (for logging).
 
     A typical step::
 
@@ -717,7 +776,8 @@ class PCGrad(LossWeighting):
     Args:
         num_tasks: the number of tasks, or their names.
         generator: CPU ``torch.Generator`` for the task order (default: the global generator).
-        all_reduce: average the task gradients over the default process group before projecting.
+        all_reduce: average the (T, P) task gradients over the default process group before
+            projecting (see DDP above); ignored when ``torch.distributed`` is not initialised.
 
     Example:
         >>> w = torch.nn.Parameter(torch.tensor([1.0, 1.0]))
@@ -761,23 +821,14 @@ class PCGrad(LossWeighting):
         ``retain_graph`` keeps the graph after the last task's backward.
         """
         stacked = self.stack(losses)
-        params = [p for p in _parameter_list(parameters, "parameters")]
-        t = self.num_tasks
+        params = _parameter_list(parameters, "parameters", skip_frozen=True)
+        _check_differentiable(stacked)
         if order is not None:
-            _check_order(order, t)
-        rows = []
-        used = [False] * len(params)
-        for i in range(t):
-            keep = retain_graph or i < t - 1
-            grads = torch.autograd.grad(stacked[i], params, retain_graph=keep, allow_unused=True)
-            for k, g in enumerate(grads):
-                used[k] = used[k] or g is not None
-            rows.append(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)]))
-        dtype = _promoted([p.dtype for p in params])
-        matrix = torch.stack([r.to(dtype) for r in rows])
-        if self.all_reduce and torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.all_reduce(matrix)
-            matrix = matrix / torch.distributed.get_world_size()
+            _check_order(order, self.num_tasks)
+        matrix, used = _task_gradients(stacked, params, retain_last=retain_graph)
+        if _distributed(self.all_reduce):
+            _all_reduce_mean(matrix)
+            used = [True] * len(params)  # another process may have used it
         total = project_conflicting(matrix, order=order, generator=self.generator).sum(dim=0)
         for p, chunk, is_used in zip(params, total.split([p.numel() for p in params]), used):
             if not is_used:

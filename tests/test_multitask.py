@@ -438,7 +438,7 @@ def test_gradnorm_rejects_bad_shared_parameters():
     losses = _losses((1.0, 2.0), requires_grad=True)
     with pytest.raises(ValueError, match=r"shared_parameters\[0\] must require grad"):
         gradnorm(losses, torch.ones(3))
-    with pytest.raises(ValueError, match="shared_parameters must hold at least one tensor, got none"):
+    with pytest.raises(ValueError, match="shared_parameters must hold at least one tensor that requires grad, got none"):
         gradnorm(losses, [])
     with pytest.raises(TypeError, match="GradNorm needs the last shared layer"):
         gradnorm.combine(torch.ones(2))
@@ -551,8 +551,22 @@ def test_pcgrad_bad_inputs():
         lc.project_conflicting(torch.ones(3))
     with pytest.raises(ValueError, match=r"order must have shape \(T, T - 1\) = \(3, 2\), got \(3, 3\)"):
         lc.project_conflicting(torch.ones(3, 2), order=torch.zeros(3, 3, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"parameters\[0\] must require grad"):
+    with pytest.raises(ValueError, match="parameters must hold at least one tensor that requires grad, got none"):
         lc.PCGrad(2).backward(_losses((1.0, 2.0), requires_grad=True), [torch.ones(2)])
+    w = torch.nn.Parameter(torch.ones(2))
+    with pytest.raises(ValueError, match="losses must be differentiable: none of the task losses requires grad"):
+        lc.PCGrad(2).backward(_losses((1.0, 2.0)), [w])
+    with pytest.raises(ValueError, match="losses must be differentiable"):
+        lc.GradNorm(2)(_losses((1.0, 2.0)), w)
+
+
+def test_pcgrad_skips_frozen_parameters_and_constant_tasks():
+    w, frozen = torch.nn.Parameter(torch.tensor([1.0, 2.0])), torch.ones(2)
+    losses = [(w * torch.tensor([1.0, -1.0])).sum(), torch.tensor(0.0), (w * frozen).sum()]
+    lc.PCGrad(3).backward(losses, [w, frozen], order=torch.tensor([[1, 2], [0, 2], [0, 1]]))
+    # task 1 is a constant (zero gradient); g0 = [1, -1] and g2 = [1, 1] do not conflict: plain sum
+    torch.testing.assert_close(w.grad, torch.tensor([2.0, 0.0]))
+    assert frozen.grad is None
 
 
 # ------------------------------------------------------------------ state, precision, compile
@@ -788,6 +802,22 @@ def _pcgrad_steps(model, batches, pcgrad, wrapped=None):
     return [p.detach().flatten().tolist() for p in model.parameters()]
 
 
+def _ddp_epoch_losses(epoch, rank, k):
+    return [torch.tensor(v) for v in ((3.0 - epoch) * (1 + rank + k), 2.0 / (epoch + 1) + k, 1.0 + rank)]
+
+
+def _gradnorm_steps(model, batches, gradnorm):
+    grads = []
+    for x, y in batches:
+        out = model(x)
+        gradnorm.raw_weights.grad = None
+        gradnorm([(out[:, i] - y[:, i]).square().mean() * 10**i for i in range(3)], model[2].weight)
+        grads.append(gradnorm.raw_weights.grad.tolist())
+        with torch.no_grad():
+            gradnorm.raw_weights.sub_(0.01 * gradnorm.raw_weights.grad)
+    return grads
+
+
 def _ddp_worker(rank, world, port, queue):
     import torch.distributed as dist
 
@@ -799,7 +829,13 @@ def _ddp_worker(rank, world, port, queue):
         model = _ddp_model()
         wrapped = torch.nn.parallel.DistributedDataParallel(model)
         params = _pcgrad_steps(model, [(x[half], y[half])] * 2, lc.PCGrad(3, all_reduce=True), wrapped)
-        queue.put((rank, params))
+        dwa = lc.DynamicWeightAverage(3, all_reduce=True)
+        for epoch in range(3):
+            for k in range(2 + rank):  # unequal step counts: the average is over all steps of all processes
+                dwa(_ddp_epoch_losses(epoch, rank, k))
+            dwa.end_epoch()
+        gradnorm_grads = _gradnorm_steps(model, [(x[half], y[half])] * 2, lc.GradNorm(3, all_reduce=True))
+        queue.put((rank, (params, dwa.weights.tolist(), gradnorm_grads)))
     finally:
         dist.destroy_process_group()
 
@@ -817,10 +853,24 @@ def test_pcgrad_all_reduce_under_ddp_equals_single_process_pcgrad():
     mp.start_processes(_ddp_worker, args=(2, port, queue), nprocs=2, join=True, start_method="spawn")
     results = dict(queue.get() for _ in range(2))
     x, y = _ddp_data()
-    expected = _pcgrad_steps(_ddp_model(), [(x, y)] * 2, lc.PCGrad(3))
+    model = _ddp_model()
+    expected = _pcgrad_steps(model, [(x, y)] * 2, lc.PCGrad(3))
     for rank in (0, 1):
-        for got, want in zip(results[rank], expected):
+        for got, want in zip(results[rank][0], expected):
             torch.testing.assert_close(torch.tensor(got), torch.tensor(want), rtol=1e-5, atol=1e-6)
+    # DWA: the weights of one process that saw every step of both
+    dwa = lc.DynamicWeightAverage(3)
+    for epoch in range(3):
+        sums = [sum(float(v) for v in vals) for vals in zip(*[_ddp_epoch_losses(epoch, r, k) for r in (0, 1) for k in range(2 + r)])]
+        dwa(torch.tensor(sums) / 5)  # the mean over the 5 steps, recorded once
+        dwa.end_epoch()
+    for rank in (0, 1):
+        torch.testing.assert_close(torch.tensor(results[rank][1]), dwa.weights, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(dwa.weights, torch.ones(3))
+    # GradNorm: the weight gradients of one process on the global batch (same model after PCGrad's steps)
+    want = _gradnorm_steps(model, [(x, y)] * 2, lc.GradNorm(3))
+    for rank in (0, 1):
+        torch.testing.assert_close(torch.tensor(results[rank][2]), torch.tensor(want), rtol=1e-4, atol=1e-6)
     # without the all-reduce, each process projects its own gradients: a different step
     local = _pcgrad_steps(_ddp_model(), [(x[:4], y[:4])] * 2, lc.PCGrad(3))
     assert not torch.allclose(torch.tensor(local[0]), torch.tensor(expected[0]))
