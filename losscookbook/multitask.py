@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -80,8 +82,9 @@ def _tasks(num_tasks: int | Sequence[str]) -> tuple[int, tuple[str, ...] | None]
 class LossWeighting(nn.Module):
     r"""Base class of the loss weightings: task losses in, the total to back-propagate out.
 
-    ``forward(losses)`` takes the scalar task losses as a sequence (in task order) or as a
-    dict keyed by the task names given at construction, checks them, stacks them into one
+    ``forward(losses)`` takes the scalar task losses as a sequence (in task order), a (T,)
+    tensor, or a dict keyed by the task names given at construction, checks them (count,
+    names, shape (), floating dtype, one device), stacks them into one
     vector :math:`L \in \mathbb{R}^T` (float32 for half-precision losses) and returns
     :meth:`combine` of it, a scalar. :attr:`weights` are the current task weights, detached,
     for logging. A subclass implements :meth:`combine` and :attr:`weights`.
@@ -133,7 +136,11 @@ class LossWeighting(nn.Module):
             C.check_scalar(loss, name)
         C.check_same_device(*items)
         dtype = C.compute_dtype(torch.empty(0, dtype=_promoted([loss.dtype for _, loss in items])))
-        return torch.stack([loss.to(dtype) for _, loss in items])
+        stacked = torch.stack([loss.to(dtype) for _, loss in items])
+        state = next(itertools.chain(self.parameters(), self.buffers()), None)
+        if state is not None:
+            C.check_same_device(("losses", stacked), (f"the state of {type(self).__name__} (move it with .to)", state))
+        return stacked
 
     def forward(self, losses: Losses) -> Tensor:
         """The total loss to back-propagate (a scalar)."""
@@ -456,8 +463,8 @@ class DynamicWeightAverage(LossWeighting):
         self.register_buffer("lambdas", torch.ones(t))
         self.register_buffer("history", torch.ones(2, t))  # rows: L(t-1), L(t-2)
         self.register_buffer("periods", torch.zeros((), dtype=torch.long))
-        self.register_buffer("running_sum", torch.zeros(t, dtype=torch.float64))
-        self.register_buffer("running_count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("running_sum", torch.zeros(t))
+        self.register_buffer("running_count", torch.zeros(()))
 
     def combine(self, losses: Tensor) -> Tensor:
         with torch.no_grad():

@@ -874,3 +874,9 @@ def test_pcgrad_all_reduce_under_ddp_equals_single_process_pcgrad():
     # without the all-reduce, each process projects its own gradients: a different step
     local = _pcgrad_steps(_ddp_model(), [(x[:4], y[:4])] * 2, lc.PCGrad(3))
     assert not torch.allclose(torch.tensor(local[0]), torch.tensor(expected[0]))
+
+
+def test_losses_on_another_device_than_the_state_are_refused():
+    weighting = lc.UncertaintyWeighting(2).to(torch.device("meta"))
+    with pytest.raises(ValueError, match=r"all tensors must be on one device, got losses on cpu, the state of UncertaintyWeighting \(move it with .to\) on meta"):
+        weighting(_losses((1.0, 2.0)))
