@@ -649,7 +649,7 @@ class GradNorm(LossWeighting):
             relative = C.safe_divide(rates, rates.mean())
         with torch.enable_grad():
             w = self.raw_weights
-            g = w * norm
+            g = w.abs() * norm  # G_i = || grad_W (w_i L_i) || = |w_i| || grad_W L_i ||
             target = (g.mean() * relative.pow(self.alpha)).detach()
             (grad_w,) = torch.autograd.grad((g - target).abs().sum(), w)
         if w.grad is None:

@@ -880,3 +880,20 @@ def test_losses_on_another_device_than_the_state_are_refused():
     weighting = lc.UncertaintyWeighting(2).to(torch.device("meta"))
     with pytest.raises(ValueError, match=r"all tensors must be on one device, got losses on cpu, the state of UncertaintyWeighting \(move it with .to\) on meta"):
         weighting(_losses((1.0, 2.0)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(st.lists(st.floats(-10.0, 10.0), min_size=4, max_size=4), min_size=2, max_size=2),
+    scale=st.floats(1e-3, 1e4),
+)
+def test_pcgrad_two_tasks_property(rows, scale):
+    g = torch.tensor(rows, dtype=torch.float64)
+    p = lc.project_conflicting(g)
+    if float(g[0] @ g[1]) < 0:
+        assert abs(float(p[0] @ g[1])) <= 1e-9 * (1 + float(g[0].norm() * g[1].norm()))
+        assert abs(float(p[1] @ g[0])) <= 1e-9 * (1 + float(g[0].norm() * g[1].norm()))
+    else:
+        torch.testing.assert_close(p, g, rtol=0, atol=0)
+    # a common positive scale (a GradScaler's) commutes with the projection
+    torch.testing.assert_close(lc.project_conflicting(scale * g), scale * p, rtol=1e-9, atol=1e-9 * scale)
