@@ -704,8 +704,10 @@ def project_conflicting(
 
     :cite:p:`yu2020gradient` (projections onto the *original* :math:`g_j`, as in the paper and
     its code). Returns the projected rows :math:`g_i^{PC}`; PCGrad's update is their sum.
-    Everything runs on ``grads``' device: one loop of :math:`T - 1` vectorised steps, each
-    projecting all :math:`T` rows at once; nothing is copied to the host.
+    Everything runs on ``grads``' device and nothing is copied to the host: since each
+    projected row is a combination of the original rows, the :math:`T - 1` steps (each
+    projecting all :math:`T` rows at once) work on the (T, T) Gram matrix, and the (T, P)
+    matrix is read twice, by two matrix products.
 
     Args:
         grads: task gradients (T, P), floating.
@@ -728,18 +730,28 @@ def project_conflicting(
     C.check_floating(grads, "grads")
     if grads.dim() != 2:
         raise ValueError(f"grads must have shape (T, P), got {tuple(grads.shape)}")
+    return _projection_coefficients(grads, order, generator) @ grads
+
+
+def _projection_coefficients(grads: Tensor, order: Tensor | None, generator: torch.Generator | None) -> Tensor:
+    r"""The (T, T) matrix M with ``project_conflicting(grads) == M @ grads``.
+
+    Every projected row is a combination of the original rows, so the algorithm runs on the
+    Gram matrix :math:`G G^\top` (one (T, T) product over P) and never copies a (T, P) matrix:
+    the dot product :math:`g_i^{PC} \cdot g_j` is :math:`(M G G^\top)_{ij}`.
+    """
     t = grads.shape[0]
     order = _random_order(t, generator) if order is None else _check_order(order, t)
     order = order.to(grads.device, non_blocking=True).long()
-    squared_norms = (grads * grads).sum(dim=1)
-    projected = grads.clone()
+    gram = grads @ grads.T
+    squared_norms = gram.diagonal()
+    coefficients = torch.eye(t, dtype=grads.dtype, device=grads.device)
     for step in range(t - 1):
-        j = order[:, step]
-        other = grads.index_select(0, j)
-        dot = (projected * other).sum(dim=1)
-        coefficient = C.safe_divide(torch.clamp(dot, max=0.0), squared_norms.index_select(0, j))
-        projected = projected - coefficient.unsqueeze(1) * other
-    return projected
+        j = order[:, step : step + 1]  # (T, 1): the task each row visits at this step
+        dot = (coefficients @ gram).gather(1, j)
+        factor = C.safe_divide(torch.clamp(dot, max=0.0), squared_norms[j])
+        coefficients = coefficients.scatter_add(1, j, -factor)
+    return coefficients
 
 
 class PCGrad(LossWeighting):
@@ -836,7 +848,7 @@ class PCGrad(LossWeighting):
         if _distributed(self.all_reduce):
             _all_reduce_mean(matrix)
             used = [True] * len(params)  # another process may have used it
-        total = project_conflicting(matrix, order=order, generator=self.generator).sum(dim=0)
+        total = _projection_coefficients(matrix, order, self.generator).sum(dim=0) @ matrix
         for p, chunk, is_used in zip(params, total.split([p.numel() for p in params]), used):
             if not is_used:
                 continue
