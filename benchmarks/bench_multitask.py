@@ -147,9 +147,17 @@ def main(device: torch.device) -> None:
         f"Times are per training step (each timed call runs {STEPS_PER_CALL} steps; {stats[METHODS[0]]['rounds']} rounds).",
         "GradNorm adds one gradient per task down to the last shared layer; PCGrad one full backward per task.",
         "",
-        "Interquartile ranges (ms):",
+        "",
+        "Added cost of the weighting call over the plain sum's call, as a share of the plain-sum step",
+        "(an estimate that the noise of whole steps does not swamp):",
         "",
     ]
+    alone = {r["impl"]: r["median_s"] for r in rows if r["case"] == case}
+    for step_case in dict.fromkeys(r["case"] for r in rows if r["case"] != case):
+        base = next(r["median_s"] for r in rows if r["case"] == step_case and r["impl"] == METHODS[0])
+        shares = ", ".join(f"{m} {100 * (alone[m] - alone[METHODS[0]]) / base:+.1f} %" for m in METHODS[1:6])
+        lines.append(f"- {step_case}: {shares}")
+    lines += ["", "Interquartile ranges (ms):", ""]
     lines += [f"- {r['case']} / {r['impl']}: {1e3 * r['q1_s']:.2f} to {1e3 * r['q3_s']:.2f}" for r in rows]
     path.write_text(path.read_text() + "\n".join(lines) + "\n")
 

@@ -584,6 +584,12 @@ class GradNorm(LossWeighting):
     the renormalised values. The weights are not clipped at 0 (the paper does not clip); a
     learning rate that is too large for them can make one negative.
 
+    **Mixed precision.** Pass the *unscaled* task losses (the rates :math:`L_i / L_i(0)` must
+    not see a ``GradScaler``'s factor, which changes during training) and scale the returned
+    total as usual: ``scaler.scale(gradnorm(losses, shared)).backward()``. The weights'
+    gradient is then already unscaled, so give ``gradnorm.parameters()`` their own optimizer
+    and call its ``step()`` directly: ``scaler.step`` would divide that gradient by the scale.
+
     The task losses must be positive (the rates :math:`L_i / L_i(0)` are raised to the power
     :math:`\alpha`). The extra cost is one ``autograd.grad`` per task down to the shared layer;
     it is small when that layer is small next to the trunk, and close to one more backward per

@@ -897,3 +897,35 @@ def test_pcgrad_two_tasks_property(rows, scale):
         torch.testing.assert_close(p, g, rtol=0, atol=0)
     # a common positive scale (a GradScaler's) commutes with the projection
     torch.testing.assert_close(lc.project_conflicting(scale * g), scale * p, rtol=1e-9, atol=1e-9 * scale)
+
+
+def test_gradnorm_with_grad_scaler_and_its_own_optimizer():
+    # the documented recipe: unscaled losses in, scaled total backward, the weights stepped outside the scaler
+    torch.manual_seed(0)
+    trunk, head = torch.nn.Linear(4, 8), torch.nn.Linear(8, 2)
+    x, y = torch.randn(16, 4), torch.randn(16, 2)
+
+    def run(scale):
+        t, h = torch.nn.Linear(4, 8), torch.nn.Linear(8, 2)
+        t.load_state_dict(trunk.state_dict())
+        h.load_state_dict(head.state_dict())
+        gradnorm = lc.GradNorm(2, alpha=1.0)
+        net_opt = torch.optim.SGD([*t.parameters(), *h.parameters()], lr=0.01)
+        w_opt = torch.optim.SGD(gradnorm.parameters(), lr=0.01)
+        scaler = torch.amp.GradScaler("cpu", init_scale=scale, enabled=scale != 1.0)
+        for _ in range(3):
+            net_opt.zero_grad()
+            w_opt.zero_grad()
+            out = h(torch.tanh(t(x)))
+            losses = [(out[:, 0] - y[:, 0]).square().mean(), 5 * (out[:, 1] - y[:, 1]).square().mean()]
+            scaler.scale(gradnorm(losses, t.weight)).backward()
+            scaler.step(net_opt)
+            scaler.update()
+            w_opt.step()
+        return gradnorm.weights, t.weight.detach()
+
+    w1, t1 = run(1.0)
+    w2, t2 = run(2.0**12)
+    torch.testing.assert_close(w2, w1)
+    torch.testing.assert_close(t2, t1)
+    assert not torch.allclose(w1, torch.ones(2))
