@@ -18,6 +18,7 @@ from . import (
     ghm,
     imbalance,
     metrics,
+    multitask,
     plotting,
     recsys,
     regression,
@@ -31,6 +32,7 @@ from .focal import *  # noqa: F403
 from .ghm import *  # noqa: F403
 from .imbalance import *  # noqa: F403
 from .recsys import *  # noqa: F403
+from .multitask import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .smoothing import *  # noqa: F403
 
@@ -48,4 +50,5 @@ __all__ = [
     *focal.__all__,
     *ghm.__all__,
     *recsys.__all__,
+    *multitask.__all__,
 ]

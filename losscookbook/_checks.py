@@ -361,3 +361,31 @@ def check_nested_labels(outer: Tensor, inner: Tensor, names: tuple[str, str]) ->
     elif bool(bad.any()):
         first = int(bad.flatten().nonzero()[0, 0])
         raise ValueError(f"{message}, got {names[1]}=1 and {names[0]}=0 at flat index {first}")
+
+
+# ---- checks added for multitask
+def check_scalar(value: object, name: str) -> Tensor:
+    """Raise unless ``value`` is a floating-point tensor with a single element and no dimensions."""
+    tensor = check_floating(value, name)
+    if tensor.dim() != 0:
+        raise ValueError(f"{name} must be a scalar tensor (shape ()), got shape {_shape(tensor.shape)}")
+    return tensor
+
+
+def check_count(count: int, name: str, expected: int, what: str) -> None:
+    """Raise ValueError if ``count`` (the length of ``name``) differs from ``expected`` ``what``."""
+    if count != expected:
+        raise ValueError(f"{name} must hold {expected} {what}, got {count}")
+
+
+def check_keys(keys: Sequence[str], name: str, expected: Sequence[str]) -> None:
+    """Raise ValueError naming the missing and the unexpected keys of a dict argument."""
+    missing = [k for k in expected if k not in keys]
+    extra = [k for k in keys if k not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if extra:
+            parts.append(f"unexpected {extra}")
+        raise ValueError(f"{name} must have the keys {list(expected)}: {', '.join(parts)}")

@@ -26,6 +26,9 @@ __all__ = [
     "make_click_conversion",
     "BehaviorSequences",
     "make_behavior_sequences",
+    "MultiTaskRegressionData",
+    "make_uncertainty_regression",
+    "make_gradnorm_regression",
 ]
 
 
@@ -617,3 +620,123 @@ def make_behavior_sequences(
     target_item = torch.where(label, next_click, random_item)
     table = torch.cat([torch.zeros(1, dim), emb])
     return BehaviorSequences(items, negatives, lengths, mask, target_item, label.float(), table, interest)
+# --------------------------------------------------------------------------- multi-task regression
+class MultiTaskRegressionData(NamedTuple):
+    """What the multi-task generators return: inputs, noisy and clean targets per task, the noise and the scales."""
+
+    X: Tensor
+    Y: Tensor
+    clean: Tensor
+    noise_std: Tensor
+    scales: Tensor
+
+
+def make_uncertainty_regression(
+    n_samples: int,
+    *,
+    noise_std: Sequence[float] = (10.0, 1.0),
+    slopes: Sequence[float] = (2.0, 3.0),
+    intercepts: Sequence[float] = (8.0, 3.0),
+    seed: int = 0,
+) -> MultiTaskRegressionData:
+    r"""Two (or more) noisy lines of one shared input, each with its own known noise level.
+
+    The synthetic example Gal published with the code of uncertainty weighting
+    :cite:p:`kendall2018multi`: :math:`x \sim \mathcal{N}(0, 1)` and, for task :math:`t`,
+
+    .. math::
+
+        y_t = a_t\, x + b_t + \sigma_t\, \varepsilon_t, \qquad \varepsilon_t \sim \mathcal{N}(0, 1),
+
+    with the defaults :math:`a = (2, 3)`, :math:`b = (8, 3)` and :math:`\sigma = (10, 1)`.
+    A model that weighs the tasks by their homoscedastic uncertainty should learn
+    :math:`\sigma_t` as its task noise: the noise is known, so the learned value can be checked.
+
+    Returns:
+        ``MultiTaskRegressionData(X, Y, clean, noise_std, scales)``: ``X`` (n_samples, 1),
+        ``Y`` and ``clean`` (n_samples, T) float32 (noisy targets and the lines without noise),
+        ``noise_std`` (T,) the :math:`\sigma_t`, ``scales`` (T,) ones.
+
+    Example:
+        >>> data = make_uncertainty_regression(2000)
+        >>> data.Y.shape, data.noise_std.tolist()
+        (torch.Size([2000, 2]), [10.0, 1.0])
+        >>> [round(float(r), 0) for r in (data.Y - data.clean).std(0)]
+        [10.0, 1.0]
+    """
+    n_samples = C.check_int(n_samples, "n_samples", low=1)
+    sigmas = [C.check_number(s, "noise_std[i]", low=0.0) for s in noise_std]
+    if not sigmas:
+        raise ValueError("noise_std must list one noise level per task, got an empty sequence")
+    tasks = len(sigmas)
+    if len(slopes) != tasks or len(intercepts) != tasks:
+        raise ValueError(
+            f"slopes and intercepts must have one entry per task ({tasks}), got {len(slopes)} and {len(intercepts)}"
+        )
+    a = torch.tensor([C.check_number(v, "slopes[i]") for v in slopes], dtype=torch.float64)
+    b = torch.tensor([C.check_number(v, "intercepts[i]") for v in intercepts], dtype=torch.float64)
+    sigma = torch.tensor(sigmas, dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n_samples, 1, generator=g, dtype=torch.float64)
+    clean = x * a + b
+    Y = clean + sigma * torch.randn(n_samples, tasks, generator=g, dtype=torch.float64)
+    return MultiTaskRegressionData(x.float(), Y.float(), clean.float(), sigma.float(), torch.ones(tasks))
+
+
+def make_gradnorm_regression(
+    n_samples: int,
+    *,
+    scales: Sequence[float] = (1.0, 100.0),
+    num_features: int = 250,
+    num_outputs: int = 100,
+    shared_std: float = 10.0,
+    task_std: float = 3.5,
+    seed: int = 0,
+) -> MultiTaskRegressionData:
+    r"""Regression tasks that share their structure but differ in scale, after GradNorm's toy problem.
+
+    Chen et al. :cite:p:`chen2018gradnorm` build :math:`T` related regression tasks
+
+    .. math::
+
+        f_t(x) = \sigma_t \tanh\big((B + \varepsilon_t)\, x\big),
+
+    with one matrix :math:`B` shared by all tasks (entries :math:`\mathcal{N}(0,
+    \text{shared\_std}^2)`), a task-specific perturbation :math:`\varepsilon_t` (entries
+    :math:`\mathcal{N}(0, \text{task\_std}^2)`) and a scale :math:`\sigma_t` per task, so that the
+    tasks' losses differ by a factor :math:`\sigma_t^2` although their difficulty is the same. The
+    paper uses 250 inputs, 100 outputs, :math:`\text{shared\_std} = 10`, :math:`\text{task\_std} =
+    3.5` and :math:`\sigma = (1, 100)`. Inputs are drawn uniform in :math:`[-1, 1]` and scaled to
+    unit norm (the paper does not say how it draws them). The targets carry no noise
+    (``Y == clean``). The functions depend on ``seed`` as well as the inputs: draw one set and
+    split it into training and test data.
+
+    Returns:
+        ``MultiTaskRegressionData(X, Y, clean, noise_std, scales)``: ``X`` (n_samples,
+        num_features), ``Y`` and ``clean`` (n_samples, T, num_outputs) float32, ``noise_std``
+        (T,) zeros, ``scales`` (T,) the :math:`\sigma_t`.
+
+    Example:
+        >>> data = make_gradnorm_regression(500, num_features=20, num_outputs=5)
+        >>> data.X.shape, data.Y.shape, data.scales.tolist()
+        (torch.Size([500, 20]), torch.Size([500, 2, 5]), [1.0, 100.0])
+        >>> bool(data.Y[:, 1].abs().max() <= 100.0)
+        True
+    """
+    n_samples = C.check_int(n_samples, "n_samples", low=1)
+    task_scales = [C.check_number(s, "scales[i]", low=0.0, low_open=True) for s in scales]
+    if not task_scales:
+        raise ValueError("scales must list one scale per task, got an empty sequence")
+    num_features = C.check_int(num_features, "num_features", low=1)
+    num_outputs = C.check_int(num_outputs, "num_outputs", low=1)
+    shared_std = C.check_number(shared_std, "shared_std", low=0.0)
+    task_std = C.check_number(task_std, "task_std", low=0.0)
+    tasks = len(task_scales)
+    g = torch.Generator().manual_seed(seed)
+    B = shared_std * torch.randn(num_outputs, num_features, generator=g, dtype=torch.float64)
+    eps = task_std * torch.randn(tasks, num_outputs, num_features, generator=g, dtype=torch.float64)
+    x = 2 * torch.rand(n_samples, num_features, generator=g, dtype=torch.float64) - 1
+    x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    sigma = torch.tensor(task_scales, dtype=torch.float64)
+    Y = sigma[None, :, None] * torch.tanh(torch.einsum("tof,nf->nto", B + eps, x))
+    return MultiTaskRegressionData(x.float(), Y.float(), Y.float(), torch.zeros(tasks), sigma.float())

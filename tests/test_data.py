@@ -200,3 +200,83 @@ def test_behavior_sequences_clicks_follow_the_drifting_interest():
 def test_recommendation_generators_reject_bad_arguments(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --------------------------------------------------------------------------- multi-task regression
+from losscookbook.data import make_gradnorm_regression, make_uncertainty_regression  # noqa: E402
+
+
+def test_uncertainty_regression_follows_its_formula_with_the_stated_noise():
+    data = make_uncertainty_regression(20000, seed=1)
+    assert data.X.shape == (20000, 1) and data.Y.shape == (20000, 2) and data.Y.dtype == torch.float32
+    assert data.noise_std.tolist() == [10.0, 1.0] and data.scales.tolist() == [1.0, 1.0]
+    x = data.X[:, 0].double()
+    # the clean targets are the two lines, written out here from the formula
+    assert torch.allclose(data.clean.double(), torch.stack([2 * x + 8, 3 * x + 3], 1), atol=1e-5)
+    residual = (data.Y - data.clean).double()
+    assert torch.allclose(residual.std(0), torch.tensor([10.0, 1.0], dtype=torch.float64), rtol=0.03)
+    assert residual.mean(0).abs().max() < 0.2
+    assert abs(float(torch.corrcoef(residual.T)[0, 1])) < 0.05          # independent noise per task
+    # least squares on each task recovers slope and intercept
+    A = torch.stack([x, torch.ones_like(x)], 1)
+    coef = torch.linalg.lstsq(A, data.Y.double()).solution
+    assert torch.allclose(coef, torch.tensor([[2.0, 3.0], [8.0, 3.0]], dtype=torch.float64), atol=0.2)
+    again = make_uncertainty_regression(20000, seed=1)
+    assert torch.equal(data.Y, again.Y) and not torch.equal(data.Y, make_uncertainty_regression(20000, seed=2).Y)
+
+
+def test_uncertainty_regression_takes_any_number_of_tasks():
+    data = make_uncertainty_regression(50, noise_std=(1.0, 2.0, 0.0), slopes=(1, 1, 1), intercepts=(0, 0, 5))
+    assert data.Y.shape == (50, 3)
+    assert torch.equal(data.Y[:, 2], data.clean[:, 2]) and torch.allclose(data.clean[:, 2], data.X[:, 0] + 5)
+
+
+def test_gradnorm_regression_matches_the_formula_written_as_loops():
+    data = make_gradnorm_regression(30, scales=(1.0, 10.0, 100.0), num_features=6, num_outputs=4, seed=3)
+    assert data.X.shape == (30, 6) and data.Y.shape == (30, 3, 4) and torch.equal(data.Y, data.clean)
+    assert torch.allclose(data.X.norm(dim=1), torch.ones(30), atol=1e-6)
+    assert data.scales.tolist() == [1.0, 10.0, 100.0] and data.noise_std.tolist() == [0.0, 0.0, 0.0]
+    # redraw B and eps in the generator's order and evaluate f_t(x) = sigma_t tanh((B + eps_t) x) with loops
+    g = torch.Generator().manual_seed(3)
+    B = 10.0 * torch.randn(4, 6, generator=g, dtype=torch.float64)
+    eps = 3.5 * torch.randn(3, 4, 6, generator=g, dtype=torch.float64)
+    X = data.X.double()
+    for n in range(0, 30, 7):
+        for t, sigma in enumerate((1.0, 10.0, 100.0)):
+            for o in range(4):
+                z = sum((B[o, f] + eps[t, o, f]) * X[n, f] for f in range(6))
+                assert abs(sigma * float(torch.tanh(z)) - float(data.Y[n, t, o])) < 1e-4 * sigma
+
+
+def test_gradnorm_tasks_differ_in_scale_but_share_structure():
+    data = make_gradnorm_regression(4000, num_features=20, num_outputs=8, seed=0)
+    unit = data.Y / data.scales[None, :, None]
+    # the same difficulty: the unit-scale targets have comparable spread ...
+    spread = unit.std(dim=(0, 2))
+    assert 0.7 < float(spread[0] / spread[1]) < 1.4
+    # ... the losses of a zero predictor differ by sigma^2 = 10^4 ...
+    zero_loss = (data.Y**2).mean(dim=(0, 2))
+    assert 0.5e4 < float(zero_loss[1] / zero_loss[0]) < 2e4
+    # ... and the tasks are related through the shared B: their unit-scale outputs correlate
+    assert float(torch.corrcoef(torch.stack([unit[:, 0].flatten(), unit[:, 1].flatten()]))[0, 1]) > 0.5
+    # without a shared part the tasks are unrelated
+    apart = make_gradnorm_regression(4000, num_features=20, num_outputs=8, shared_std=0.0, seed=0)
+    assert abs(float(torch.corrcoef(torch.stack([apart.Y[:, 0].flatten(), apart.Y[:, 1].flatten()]))[0, 1])) < 0.1
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: make_uncertainty_regression(0), r"n_samples must be an integer in \[1, inf\], got 0"),
+        (lambda: make_uncertainty_regression(10, noise_std=()), r"noise_std must list one noise level per task"),
+        (lambda: make_uncertainty_regression(10, noise_std=(1.0, -1.0)), r"noise_std\[i\] must be in \[0.0, inf\], got -1.0"),
+        (lambda: make_uncertainty_regression(10, slopes=(1.0,)), r"slopes and intercepts must have one entry per task \(2\), got 1 and 2"),
+        (lambda: make_gradnorm_regression(10, scales=()), r"scales must list one scale per task"),
+        (lambda: make_gradnorm_regression(10, scales=(1.0, 0.0)), r"scales\[i\] must be in \(0.0, inf\], got 0.0"),
+        (lambda: make_gradnorm_regression(10, num_outputs=0), r"num_outputs must be an integer in \[1, inf\], got 0"),
+        (lambda: make_gradnorm_regression(10, task_std=-1), r"task_std must be in \[0.0, inf\], got -1"),
+    ],
+)
+def test_multitask_generators_reject_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

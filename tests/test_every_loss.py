@@ -119,6 +119,15 @@ CASES: dict[str, Callable[[], tuple[Callable[..., torch.Tensor], tuple]]] = {
         _bind(lc.dien_auxiliary_loss, mask=torch.rand(4, 6) > 0.3),
         (_x(4, 6, 3), _x(4, 6, 3), _x(4, 6, 3)),
     ),
+    # multi-task weighting: the per-sample (heteroscedastic) classification form
+    "heteroscedastic_classification_loss": lambda: (
+        _bind(lc.heteroscedastic_classification_loss, log_var=torch.randn(16)),
+        (_x(16, 5), torch.randint(0, 5, (16,))),
+    ),
+    "HeteroscedasticClassificationLoss": lambda: (
+        _bind(lc.HeteroscedasticClassificationLoss(), log_var=torch.randn(16)),
+        (_x(16, 5), torch.randint(0, 5, (16,))),
+    ),
     "DIENAuxiliaryLoss": lambda: (lc.DIENAuxiliaryLoss(reduction="batchmean"), (_x(4, 6, 3), _x(4, 6, 3), _x(4, 6, 3))),
 }
 
