@@ -18,6 +18,7 @@ from . import (
     metrics,
     plotting,
     regression,
+    sampling,
     smoothing,
     training,
 )
@@ -27,6 +28,7 @@ from .focal import *  # noqa: F403
 from .ghm import *  # noqa: F403
 from .imbalance import *  # noqa: F403
 from .regression import *  # noqa: F403
+from .sampling import *  # noqa: F403
 from .smoothing import *  # noqa: F403
 
 __version__ = "0.1.0"
@@ -40,4 +42,5 @@ __all__ = [
     *imbalance.__all__,
     *focal.__all__,
     *ghm.__all__,
+    *sampling.__all__,
 ]

@@ -278,3 +278,25 @@ def reduce_weighted(loss: Tensor, reduction: str, weight: Tensor | None = None) 
         return reduce_loss(weighted, reduction)
     return safe_divide(weighted.sum(), torch.broadcast_to(weight.to(loss.dtype), loss.shape).sum())
 
+
+
+# ---- checks added for sampling
+def check_finite(tensor: Tensor, name: str) -> None:
+    """Raise ValueError if an element of ``tensor`` is NaN or infinite (an eager check on its values)."""
+    if tensor.numel() == 0:
+        return
+    bad = ~torch.isfinite(tensor)
+    if bool(bad.any()):
+        example = tensor[bad].flatten()[0].item()
+        raise ValueError(f"{name} must be finite, got {example}")
+
+
+def check_values_in_eager(tensor: Tensor, name: str, low: float, high: float) -> None:
+    """:func:`check_values_in` for eager CPU tensors only.
+
+    Skipped while ``torch.compile`` traces and for tensors on an accelerator, where reading the
+    result would copy it to the host and stall the device (the losses' no-sync contract).
+    """
+    if torch.compiler.is_compiling() or tensor.device.type != "cpu":
+        return
+    check_values_in(tensor, name, low, high)
