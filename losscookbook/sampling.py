@@ -379,6 +379,10 @@ def sampled_softmax_loss(
     if candidates is not None:
         C.check_values_in_eager(candidates, "candidates", 0, num_classes - 1)
     else:
+        if generator is not None and generator.device != log_q.device:
+            raise ValueError(
+                f"generator must be on the sampler's device {log_q.device}, got a generator on {generator.device}"
+            )
         candidates = sampler.sample(num_sampled, generator)
 
     dtype = _pair_dtype(query, weight) if bias is None else _pair_dtype(query, weight, bias)
@@ -608,6 +612,10 @@ class StreamingFrequencyEstimator(nn.Module):
     **Unseen buckets.** A bucket's first sighting at step :math:`t` sets :math:`B = t` (one
     sighting in :math:`t` steps) instead of averaging with the initial 0; a bucket never seen
     reports the frequency :math:`1/(t + 1)`.
+
+    **Several processes.** Under data-parallel training every replica must see the same
+    stream: call :meth:`update` with the ids of the global batch (``all_gather`` them first), so
+    that all replicas keep identical arrays and compute the same :math:`\log p`.
 
     State lives in buffers (``last_step`` = A, ``gap`` = B, ``step`` = t), so ``state_dict``
     round-trips and ``.to(device)`` moves it. ``update`` runs on the device without host copies

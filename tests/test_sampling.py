@@ -336,6 +336,14 @@ def test_sampled_softmax_generator_reproducible_and_module(device):
     assert torch.isfinite(none).all() and none.shape == (4,)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a second device type")
+def test_sampled_softmax_rejects_a_generator_on_another_device():
+    sampler = lc.unigram_sampler(torch.ones(10)).to("cuda")
+    q, w, t = torch.zeros(2, 3, device="cuda"), torch.zeros(10, 3, device="cuda"), torch.tensor([0, 1], device="cuda")
+    with pytest.raises(ValueError, match=r"generator must be on the sampler's device cuda:0, got a generator on cpu"):
+        lc.sampled_softmax_loss(q, w, t, num_sampled=2, sampler=sampler, generator=torch.Generator())
+
+
 def test_sampled_softmax_gradcheck():
     query = _randn(3, 4, seed=1, dtype=torch.float64).requires_grad_(True)
     weight = _randn(6, 4, seed=2, dtype=torch.float64).requires_grad_(True)
