@@ -16,7 +16,9 @@ sampled ones instead:
 The samplers (:func:`unigram_sampler`) draw on the device of their buffers with
 ``torch.rand`` + ``searchsorted`` on a precomputed cumulative distribution: O(n log C) per draw
 and no copy to the host. Nothing in the losses' forward or backward passes reads a tensor's
-value on the host; target values are checked only for eager CPU tensors. ``torch.compile``
+value on the host; target values are checked only for eager CPU tensors. Half-precision inputs
+and inputs produced under autocast are computed in float32 (autocast is switched off inside the
+losses, whose dot products it would otherwise run in half precision again). ``torch.compile``
 cannot trace a ``torch.Generator`` argument: to compile a training step, draw the candidates
 outside it (``sampler.sample(n, generator)``) and pass them as ``candidates``, or sample from
 the global generator (``generator=None``).
@@ -54,6 +56,15 @@ def _pair_dtype(*tensors: Tensor) -> torch.dtype:
     for t in tensors[1:]:
         dtype = torch.promote_types(dtype, C.compute_dtype(t))
     return dtype
+
+
+def _no_autocast(tensor: Tensor) -> torch.autocast:
+    """A context that turns autocast off on ``tensor``'s device, so the upcast inputs stay in float32.
+
+    The losses' dot products are matrix products, which autocast would run in half precision
+    again after the inputs were upcast.
+    """
+    return torch.autocast(device_type=tensor.device.type, enabled=False)
 
 
 def _check_matrix(tensor: object, name: str, layout: str) -> Tensor:
@@ -122,14 +133,15 @@ def negative_sampling_loss(center: Tensor, context: Tensor, negatives: Tensor, *
     C.check_same_device(("center", center), ("context", context), ("negatives", negatives))
 
     dtype = _pair_dtype(center, context, negatives)
-    v, u, neg = center.to(dtype), context.to(dtype), negatives.to(dtype)
-    positive = (v * u).sum(dim=1)
-    if neg.dim() == 3:
-        negative = torch.bmm(neg, v.unsqueeze(2)).squeeze(2)  # (N, K)
-    else:
-        negative = v @ neg.T  # (N, K)
-    loss = -F.logsigmoid(positive) - F.logsigmoid(-negative).sum(dim=1)
-    return C.reduce_loss(loss, reduction)
+    with _no_autocast(center):
+        v, u, neg = center.to(dtype), context.to(dtype), negatives.to(dtype)
+        positive = (v * u).sum(dim=1)
+        if neg.dim() == 3:
+            negative = torch.bmm(neg, v.unsqueeze(2)).squeeze(2)  # (N, K)
+        else:
+            negative = v @ neg.T  # (N, K)
+        loss = -F.logsigmoid(positive) - F.logsigmoid(-negative).sum(dim=1)
+        return C.reduce_loss(loss, reduction)
 
 
 class NegativeSamplingLoss(nn.Module):
@@ -386,26 +398,27 @@ def sampled_softmax_loss(
         candidates = sampler.sample(num_sampled, generator)
 
     dtype = _pair_dtype(query, weight) if bias is None else _pair_dtype(query, weight, bias)
-    x, w = query.to(dtype), weight.to(dtype)
-    target = target.long()
-    candidates = candidates.long()
-    true_logits = (x * w[target]).sum(dim=1)
-    sampled_logits = x @ w[candidates].T
-    if bias is not None:
-        b = bias.to(dtype)
-        true_logits = true_logits + b[target]
-        sampled_logits = sampled_logits + b[candidates]
-    if logq_correction:
-        log_s = math.log(num_sampled)
-        sampled_logits = sampled_logits - (log_q[candidates].to(dtype) + log_s)
-        if logq_on_target:
-            true_logits = true_logits - (log_q[target].to(dtype) + log_s)
-    if remove_accidental_hits:
-        hit = candidates.unsqueeze(0) == target.unsqueeze(1)
-        sampled_logits = sampled_logits.masked_fill(hit, -math.inf)
-    logits = torch.cat([true_logits.unsqueeze(1), sampled_logits], dim=1)
-    loss = torch.logsumexp(logits, dim=1) - true_logits
-    return C.reduce_loss(loss, reduction)
+    with _no_autocast(query):
+        x, w = query.to(dtype), weight.to(dtype)
+        target = target.long()
+        candidates = candidates.long()
+        true_logits = (x * w[target]).sum(dim=1)
+        sampled_logits = x @ w[candidates].T
+        if bias is not None:
+            b = bias.to(dtype)
+            true_logits = true_logits + b[target]
+            sampled_logits = sampled_logits + b[candidates]
+        if logq_correction:
+            log_s = math.log(num_sampled)
+            sampled_logits = sampled_logits - (log_q[candidates].to(dtype) + log_s)
+            if logq_on_target:
+                true_logits = true_logits - (log_q[target].to(dtype) + log_s)
+        if remove_accidental_hits:
+            hit = candidates.unsqueeze(0) == target.unsqueeze(1)
+            sampled_logits = sampled_logits.masked_fill(hit, -math.inf)
+        logits = torch.cat([true_logits.unsqueeze(1), sampled_logits], dim=1)
+        loss = torch.logsumexp(logits, dim=1) - true_logits
+        return C.reduce_loss(loss, reduction)
 
 
 class SampledSoftmaxLoss(nn.Module):
@@ -550,15 +563,16 @@ def in_batch_softmax_loss(
     C.check_same_device(*tensors)
 
     dtype = _pair_dtype(query, items)
-    logits = query.to(dtype) @ items.to(dtype).T / temperature
-    if log_q is not None:
-        logits = logits - log_q.to(dtype).unsqueeze(0)
-    if item_ids is not None:
-        eye = torch.eye(b, dtype=torch.bool, device=logits.device)
-        duplicate = (item_ids.unsqueeze(0) == item_ids.unsqueeze(1)) & ~eye
-        logits = logits.masked_fill(duplicate, -math.inf)
-    loss = torch.logsumexp(logits, dim=1) - logits.diagonal()
-    return C.reduce_loss(loss, reduction)
+    with _no_autocast(query):
+        logits = query.to(dtype) @ items.to(dtype).T / temperature
+        if log_q is not None:
+            logits = logits - log_q.to(dtype).unsqueeze(0)
+        if item_ids is not None:
+            eye = torch.eye(b, dtype=torch.bool, device=logits.device)
+            duplicate = (item_ids.unsqueeze(0) == item_ids.unsqueeze(1)) & ~eye
+            logits = logits.masked_fill(duplicate, -math.inf)
+        loss = torch.logsumexp(logits, dim=1) - logits.diagonal()
+        return C.reduce_loss(loss, reduction)
 
 
 class InBatchSoftmaxLoss(nn.Module):

@@ -589,3 +589,42 @@ def test_estimator_unseen_and_bad_inputs():
         wrong.update(torch.tensor([1, 2]))
     with pytest.raises(TypeError, match=r"hash must be callable, got int"):
         lc.StreamingFrequencyEstimator(4, hash=3)
+
+
+# ------------------------------------------------------------------ properties and autocast
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(2, 12), st.integers(1, 12), st.integers(0, 2**31 - 1), st.booleans())
+def test_sampled_softmax_is_non_negative_and_zero_only_without_competition(n, num_classes, num_sampled, seed, correct):
+    num_sampled = min(num_sampled, num_classes)
+    g = torch.Generator().manual_seed(seed)
+    q, w = torch.randn(n, 3, generator=g, dtype=torch.float64) * 3, torch.randn(num_classes, 3, generator=g, dtype=torch.float64)
+    target = torch.randint(0, num_classes, (n,), generator=g)
+    sampler = lc.unigram_sampler(torch.rand(num_classes, generator=g) + 0.1)
+    loss = lc.sampled_softmax_loss(q, w, target, num_sampled=num_sampled, sampler=sampler, generator=g,
+                                   logq_correction=correct, reduction="none")
+    # the true logit is always in the softmax: -s_y + log(e^{s_y} + ...) >= 0
+    assert (loss >= 0).all() and torch.isfinite(loss).all()
+    # when every candidate is the target itself, nothing competes and the loss is 0
+    only_hits = lc.sampled_softmax_loss(q, w, target[:1].expand(n), num_sampled=num_sampled, sampler=sampler,
+                                        candidates=target[:1].expand(num_sampled), reduction="none")
+    assert torch.equal(only_hits, torch.zeros(n, dtype=torch.float64))
+
+
+def test_losses_under_bfloat16_autocast():
+    layer = torch.nn.Linear(4, 6)
+    x = _randn(8, 4, seed=1)
+    weight = torch.nn.Parameter(_randn(30, 6, seed=2))
+    sampler = lc.unigram_sampler(torch.arange(1.0, 31.0))
+    target = torch.arange(8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+        assert out.dtype == torch.bfloat16
+        losses = [
+            lc.sampled_softmax_loss(out, weight, target, num_sampled=10, sampler=sampler, generator=torch.Generator().manual_seed(0)),
+            lc.in_batch_softmax_loss(out, layer(x.flip(0)), temperature=1.0),
+            lc.negative_sampling_loss(out, layer(x.flip(0)), weight[:5]),
+        ]
+    for loss in losses:
+        assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    sum(losses).backward()
+    assert torch.isfinite(layer.weight.grad).all() and torch.isfinite(weight.grad).all()
