@@ -402,12 +402,16 @@ def sampled_softmax_loss(
         x, w = query.to(dtype), weight.to(dtype)
         target = target.long()
         candidates = candidates.long()
-        true_logits = (x * w[target]).sum(dim=1)
-        sampled_logits = x @ w[candidates].T
+        # one gather for the true and the sampled rows: the gradient of a dense (C, D) weight is
+        # a dense (C, D) tensor, and two gathers would build it twice
+        rows = torch.cat([target, candidates])
+        w_rows = w[rows]
+        true_logits = (x * w_rows[:n]).sum(dim=1)
+        sampled_logits = x @ w_rows[n:].T
         if bias is not None:
-            b = bias.to(dtype)
-            true_logits = true_logits + b[target]
-            sampled_logits = sampled_logits + b[candidates]
+            b_rows = bias.to(dtype)[rows]
+            true_logits = true_logits + b_rows[:n]
+            sampled_logits = sampled_logits + b_rows[n:]
         if logq_correction:
             log_s = math.log(num_sampled)
             sampled_logits = sampled_logits - (log_q[candidates].to(dtype) + log_s)
