@@ -22,6 +22,7 @@ from . import (
     plotting,
     recsys,
     regression,
+    sampling,
     smoothing,
     training,
 )
@@ -34,6 +35,7 @@ from .imbalance import *  # noqa: F403
 from .recsys import *  # noqa: F403
 from .multitask import *  # noqa: F403
 from .regression import *  # noqa: F403
+from .sampling import *  # noqa: F403
 from .smoothing import *  # noqa: F403
 
 __version__ = "0.1.0"
@@ -51,4 +53,5 @@ __all__ = [
     *ghm.__all__,
     *recsys.__all__,
     *multitask.__all__,
+    *sampling.__all__,
 ]

@@ -389,3 +389,17 @@ def check_keys(keys: Sequence[str], name: str, expected: Sequence[str]) -> None:
         if extra:
             parts.append(f"unexpected {extra}")
         raise ValueError(f"{name} must have the keys {list(expected)}: {', '.join(parts)}")
+
+
+# ---- value checks added for sampling and metric learning
+def check_finite(tensor: Tensor, name: str) -> None:
+    """Raise ValueError if an element of ``tensor`` is NaN or infinite (mode of ``set_value_checks``)."""
+    eager = _value_checks_eager(tensor)
+    if eager is None or tensor.numel() == 0:
+        return
+    bad = ~torch.isfinite(tensor)
+    if not eager:
+        _assert_none(bad, f"{name} must be finite")
+    elif bool(bad.any()):
+        example = tensor[bad].flatten()[0].item()
+        raise ValueError(f"{name} must be finite, got {example} at {int(bad.sum())} position(s)")

@@ -29,6 +29,8 @@ __all__ = [
     "MultiTaskRegressionData",
     "make_uncertainty_regression",
     "make_gradnorm_regression",
+    "ZipfCatalogue",
+    "make_zipf_catalogue",
 ]
 
 
@@ -740,3 +742,98 @@ def make_gradnorm_regression(
     sigma = torch.tensor(task_scales, dtype=torch.float64)
     Y = sigma[None, :, None] * torch.tanh(torch.einsum("tof,nf->nto", B + eps, x))
     return MultiTaskRegressionData(x.float(), Y.float(), Y.float(), torch.zeros(tasks), sigma.float())
+# --------------------------------------------------------------------------- recommendation catalogue
+class ZipfCatalogue(NamedTuple):
+    """What :func:`make_zipf_catalogue` returns: interactions and the truth that generated them.
+
+    ``preference`` is :math:`u^\\top v`; ``conditional_logits`` adds ``log_popularity``, which
+    gives :math:`\\log p(\\text{item} \\mid \\text{user})` up to a per-user constant.
+    """
+
+    users: Tensor
+    items: Tensor
+    user_vectors: Tensor
+    item_vectors: Tensor
+    popularity: Tensor
+
+    @property
+    def log_popularity(self) -> Tensor:
+        """``log(popularity)``, shape (num_items,)."""
+        return self.popularity.log()
+
+    @property
+    def preference(self) -> Tensor:
+        """The true preference of every user for every item, shape (num_users, num_items)."""
+        return self.user_vectors @ self.item_vectors.T
+
+    @property
+    def conditional_logits(self) -> Tensor:
+        """Preference plus log popularity: the logits of the true p(item | user), (num_users, num_items)."""
+        return self.preference + self.log_popularity
+
+    @property
+    def item_frequency(self) -> Tensor:
+        """The true share of each item among all interactions, averaged over users (num_items,)."""
+        return torch.softmax(self.conditional_logits, dim=1).mean(dim=0)
+
+
+def make_zipf_catalogue(
+    num_users: int,
+    num_items: int,
+    *,
+    interactions_per_user: int = 20,
+    dim: int = 8,
+    exponent: float = 1.1,
+    preference_scale: float = 1.0,
+    seed: int = 0,
+) -> ZipfCatalogue:
+    r"""Users and a catalogue of items with Zipf-distributed popularity and known preferences.
+
+    Item :math:`k` (0-based) has popularity :math:`\pi_k \propto (k + 1)^{-s}` with the Zipf
+    exponent :math:`s` = ``exponent``: item 0 is the most popular, and the top few items take a
+    large share of the traffic. Users and items have latent vectors :math:`u, v \sim
+    \mathcal{N}(0, I_d / \sqrt{d})`, the user vectors scaled by ``preference_scale``, and the
+    true preference is :math:`u^\top v`. Each user makes ``interactions_per_user`` independent
+    interactions, with
+
+    .. math::
+
+        p(k \mid u) = \frac{\pi_k\, e^{u^\top v_k}}{\sum_j \pi_j\, e^{u^\top v_j}},
+
+    so popularity and preference are separate, known factors: a model trained with the full
+    softmax learns :math:`u^\top v_k + \log \pi_k` (``conditional_logits``), one that
+    removes popularity learns the preference alone.
+
+    Returns:
+        A :class:`ZipfCatalogue`: ``users`` and ``items`` (num_users * interactions_per_user,)
+        int64, the interaction pairs in random order; ``user_vectors`` (num_users, dim),
+        ``item_vectors`` (num_items, dim) and ``popularity`` (num_items,) float32 (sums to 1).
+
+    Example:
+        >>> data = make_zipf_catalogue(100, 1000, interactions_per_user=50)
+        >>> data.users.shape, data.preference.shape
+        (torch.Size([5000]), torch.Size([100, 1000]))
+        >>> counts = torch.bincount(data.items, minlength=1000)
+        >>> bool(counts[:10].sum() > counts[500:].sum())  # the ten most popular outsell the 500 least
+        True
+    """
+    num_users = C.check_int(num_users, "num_users", low=1)
+    num_items = C.check_int(num_items, "num_items", low=2)
+    interactions_per_user = C.check_int(interactions_per_user, "interactions_per_user", low=1)
+    dim = C.check_int(dim, "dim", low=1)
+    exponent = C.check_number(exponent, "exponent", low=0.0)
+    preference_scale = C.check_number(preference_scale, "preference_scale", low=0.0)
+    g = torch.Generator().manual_seed(seed)
+    rank = torch.arange(1, num_items + 1, dtype=torch.float64)
+    popularity = rank.pow(-exponent)
+    popularity = popularity / popularity.sum()
+    scale = dim**-0.25
+    user_vectors = torch.randn(num_users, dim, generator=g, dtype=torch.float64) * scale * preference_scale
+    item_vectors = torch.randn(num_items, dim, generator=g, dtype=torch.float64) * scale
+    logits = user_vectors @ item_vectors.T + popularity.log()
+    items = torch.multinomial(torch.softmax(logits, 1), interactions_per_user, replacement=True, generator=g)
+    users = torch.arange(num_users).repeat_interleave(interactions_per_user)
+    order = torch.randperm(users.numel(), generator=g)
+    return ZipfCatalogue(
+        users[order], items.flatten()[order], user_vectors.float(), item_vectors.float(), popularity.float()
+    )

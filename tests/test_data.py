@@ -280,3 +280,46 @@ def test_gradnorm_tasks_differ_in_scale_but_share_structure():
 def test_multitask_generators_reject_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ------------------------------------------------------------------ Zipf catalogue
+def test_zipf_catalogue_shapes_popularity_and_determinism():
+    from losscookbook.data import make_zipf_catalogue
+
+    data = make_zipf_catalogue(50, 300, interactions_per_user=30, dim=4, exponent=1.1, seed=3)
+    assert data.users.shape == data.items.shape == (1500,)
+    assert data.user_vectors.shape == (50, 4) and data.item_vectors.shape == (300, 4)
+    assert torch.equal(torch.bincount(data.users), torch.full((50,), 30))
+    ranks = torch.arange(1, 301, dtype=torch.float64)
+    zipf = ranks.pow(-1.1) / ranks.pow(-1.1).sum()
+    torch.testing.assert_close(data.popularity.double(), zipf, rtol=1e-6, atol=0)
+    torch.testing.assert_close(data.conditional_logits, data.user_vectors @ data.item_vectors.T + zipf.log().float())
+    again = make_zipf_catalogue(50, 300, interactions_per_user=30, dim=4, exponent=1.1, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(data, again))
+    other = make_zipf_catalogue(50, 300, interactions_per_user=30, dim=4, exponent=1.1, seed=4)
+    assert not torch.equal(data.items, other.items)
+
+
+def test_zipf_catalogue_interactions_follow_popularity_times_preference():
+    from losscookbook.data import make_zipf_catalogue
+
+    data = make_zipf_catalogue(20, 30, interactions_per_user=4000, dim=3, seed=0)
+    # per user, the empirical item distribution matches softmax(preference + log popularity)
+    counts = torch.zeros(20, 30).index_put_((data.users, data.items), torch.ones(data.users.numel()), accumulate=True)
+    empirical = counts / 4000
+    truth = torch.softmax(data.conditional_logits.double(), 1).float()
+    assert (empirical - truth).abs().max() < 0.03
+    torch.testing.assert_close(empirical.mean(0), data.item_frequency, atol=0.01, rtol=0)
+    # preference alone does not explain the data: popularity is a separate factor
+    assert (empirical - torch.softmax(data.preference, 1)).abs().max() > 0.1
+
+
+def test_zipf_catalogue_bad_arguments():
+    from losscookbook.data import make_zipf_catalogue
+
+    with pytest.raises(ValueError, match=r"num_items must be an integer in \[2, inf\], got 1"):
+        make_zipf_catalogue(5, 1)
+    with pytest.raises(ValueError, match=r"exponent must be in \[0.0, inf\], got -1.0"):
+        make_zipf_catalogue(5, 10, exponent=-1.0)
+    with pytest.raises(TypeError, match=r"interactions_per_user must be an int, got float"):
+        make_zipf_catalogue(5, 10, interactions_per_user=2.5)

@@ -49,6 +49,7 @@ def _bind(fn: Callable[..., torch.Tensor], **kwargs) -> Callable[..., torch.Tens
     return lambda *inputs: fn(*inputs, **kwargs)
 
 
+_sampler = lc.unigram_sampler(torch.arange(1.0, 51.0))
 _click = torch.tensor([1.0, 0.0] * 8)
 _conversion = _click * torch.tensor([1.0, 1.0, 0.0, 0.0] * 4)
 
@@ -118,6 +119,23 @@ CASES: dict[str, Callable[[], tuple[Callable[..., torch.Tensor], tuple]]] = {
     "dien_auxiliary_loss": lambda: (
         _bind(lc.dien_auxiliary_loss, mask=torch.rand(4, 6) > 0.3),
         (_x(4, 6, 3), _x(4, 6, 3), _x(4, 6, 3)),
+    ),
+    # sampled softmax and negative sampling (fixed candidates: a generator cannot be traced)
+    "negative_sampling_loss": lambda: (lc.negative_sampling_loss, (_x(16, 8), _x(16, 8), _x(16, 5, 8))),
+    "NegativeSamplingLoss": lambda: (lc.NegativeSamplingLoss(), (_x(16, 8), _x(16, 8), _x(5, 8))),
+    "sampled_softmax_loss": lambda: (
+        _bind(lc.sampled_softmax_loss, weight=_x(50, 8), target=torch.randint(0, 50, (16,)), num_sampled=10,
+              sampler=_sampler, candidates=torch.randint(0, 50, (10,))),
+        (_x(16, 8),),
+    ),
+    "SampledSoftmaxLoss": lambda: (
+        _bind(lc.SampledSoftmaxLoss(num_sampled=10, sampler=_sampler, logq_on_target=True), candidates=torch.randint(0, 50, (10,))),
+        (_x(16, 8), _x(50, 8), torch.randint(0, 50, (16,))),
+    ),
+    "in_batch_softmax_loss": lambda: (_bind(lc.in_batch_softmax_loss, log_q=-torch.rand(16) * 3), (_x(16, 8), _x(16, 8))),
+    "InBatchSoftmaxLoss": lambda: (
+        _bind(lc.InBatchSoftmaxLoss(temperature=0.1), item_ids=torch.randint(0, 8, (16,))),
+        (_x(16, 8), _x(16, 8)),
     ),
     # multi-task weighting: the per-sample (heteroscedastic) classification form
     "heteroscedastic_classification_loss": lambda: (
