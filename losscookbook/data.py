@@ -768,7 +768,7 @@ class ZipfCatalogue(NamedTuple):
 
     @property
     def conditional_logits(self) -> Tensor:
-        """Preference plus log popularity: the logits of the true p(item | user), (num_users, num_items)."""
+        """The logits of the true p(item | user), preference plus log popularity, shape (num_users, num_items)."""
         return self.preference + self.log_popularity
 
     @property
