@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import losscookbook as lc
-from harness import forward_backward, measure, report
+from harness import compare, report
 
 try:  # optional: only for the comparison
     import kornia.losses as kl
@@ -48,8 +48,7 @@ def main(device: torch.device) -> None:
     }
     if kl is not None:
         impls["kornia binary_focal gamma=2"] = lambda a, b: kl.binary_focal_loss_with_logits(a, b, alpha=0.25, gamma=2.0, reduction="mean")
-    for name, fn in impls.items():
-        rows.append({"case": case, "impl": name, "baseline": "BCEWithLogits", **measure(forward_backward(fn, x, y), device=device)})
+    rows += compare(case, impls, (x, y), baseline="BCEWithLogits", device=device)
 
     case = "softmax 50000x80"
     x = (torch.randn(50_000, 80, generator=g) * 3).to(device)
@@ -60,8 +59,7 @@ def main(device: torch.device) -> None:
     }
     if kl is not None:
         impls["kornia focal_loss gamma=2"] = lambda a, b: kl.focal_loss(a, b, alpha=None, gamma=2.0, reduction="mean")
-    for name, fn in impls.items():
-        rows.append({"case": case, "impl": name, "baseline": "cross_entropy", **measure(forward_backward(fn, x, t), device=device)})
+    rows += compare(case, impls, (x, t), baseline="cross_entropy", device=device)
 
     report("focal", device, rows)
 

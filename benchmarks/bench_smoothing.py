@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from harness import forward_backward, measure, report
+from harness import compare, report
 
 import losscookbook as lc
 
@@ -40,9 +40,7 @@ def main(device: torch.device) -> None:
             }
             if not kwargs:
                 impls["hand-written (timm style)"] = handwritten
-            for name, fn in impls.items():
-                stats = measure(forward_backward(fn, logits, t), device=device)
-                rows.append({"case": case, "impl": name, "baseline": "torch cross_entropy", **stats})
+            rows += compare(case, impls, (logits, t), baseline="torch cross_entropy", device=device)
     report("smoothing", device, rows)
 
 

@@ -9,6 +9,7 @@ from the CUDA allocator on a GPU and not reported on the CPU.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
@@ -84,6 +85,41 @@ def forward_backward(loss_fn: Callable[..., torch.Tensor], *inputs: torch.Tensor
     return run
 
 
+def compare(
+    case: str,
+    impls: dict[str, Callable[..., torch.Tensor]],
+    inputs: tuple[torch.Tensor, ...],
+    *,
+    baseline: str,
+    device: torch.device,
+    compiled: bool = True,
+    eager_only: tuple[str, ...] = (),
+    rounds: int = 20,
+) -> list[dict]:
+    """Rows for one case: every implementation, eager and (optionally) ``torch.compile``-d,
+    forward + backward on ``inputs``, all timed round-robin in one process, plus a yardstick:
+    a copy of the first input (what moving that many bytes costs on this machine).
+
+    Compiled rows carry the suffix " [compiled]" and are compared with the compiled baseline;
+    eager rows with the eager baseline. Implementations named in ``eager_only`` (e.g. one that
+    reads values back to the host on purpose) are not compiled. Compilation happens during the
+    warm-up rounds.
+    """
+    fns: dict[str, Callable[[], object]] = {}
+    meta: dict[str, tuple[str, str]] = {}
+    for name, fn in impls.items():
+        fns[name] = forward_backward(fn, *inputs)
+        meta[name] = ("eager", baseline)
+        if compiled and name not in eager_only:
+            fns[f"{name} [compiled]"] = forward_backward(torch.compile(fn), *inputs)
+            meta[f"{name} [compiled]"] = ("compiled", f"{baseline} [compiled]")
+    source = inputs[0]
+    fns["yardstick: copy of the input"] = lambda: source.clone()
+    meta["yardstick: copy of the input"] = ("eager", baseline)
+    stats = measure_interleaved(fns, device=device, rounds=rounds)
+    return [{"case": case, "impl": name, "mode": meta[name][0], "baseline": meta[name][1], **stats[name]} for name in fns]
+
+
 def environment(device: torch.device) -> dict:
     env = {
         "torch": torch.__version__,
@@ -91,6 +127,8 @@ def environment(device: torch.device) -> dict:
         "device": str(device),
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
     }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
@@ -101,22 +139,28 @@ def report(name: str, device: torch.device, rows: list[dict], baseline_key: str 
     """Print a Markdown table of ``rows`` (dicts with 'case', 'impl', 'median_s', ...) and save it.
 
     Each row's ``ratio`` is its median time divided by the median time of the row of the same
-    case whose ``impl`` equals that case's baseline (``row[baseline_key]``). Writes
+    case whose ``impl`` is the row's baseline (``row[baseline_key]``). Writes
     ``results/<name>-<device type>.md`` and ``.json``.
     """
-    base = {r["case"]: r for r in rows if r["impl"] == r[baseline_key]}
+    base = {(r["case"], r["impl"]): r for r in rows}
     lines = [
         f"# {name} ({device.type})",
         "",
         "environment: " + ", ".join(f"{k}={v}" for k, v in environment(device).items()),
         "",
-        "| case | implementation | median ms | ratio to baseline | peak MiB |",
-        "|---|---|---:|---:|---:|",
+        "Forward + backward; implementations of a case timed round-robin in one process. The ratio",
+        "is the median time over the median time of the case's baseline (compiled rows: the compiled",
+        "baseline); the interquartile range is in milliseconds.",
+        "",
+        "| case | implementation | median ms | IQR ms | ratio to baseline | peak MiB |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        r["ratio"] = r["median_s"] / base[r["case"]]["median_s"] if r["case"] in base else float("nan")
+        ref = base.get((r["case"], r[baseline_key]))
+        r["ratio"] = r["median_s"] / ref["median_s"] if ref else float("nan")
         peak = f"{r['peak_bytes'] / 2**20:.1f}" if "peak_bytes" in r else "-"
-        lines.append(f"| {r['case']} | {r['impl']} | {1e3 * r['median_s']:.2f} | {r['ratio']:.2f} | {peak} |")
+        iqr = f"{1e3 * r['q1_s']:.2f}-{1e3 * r['q3_s']:.2f}" if "q1_s" in r else "-"
+        lines.append(f"| {r['case']} | {r['impl']} | {1e3 * r['median_s']:.2f} | {iqr} | {r['ratio']:.2f} | {peak} |")
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.mkdir(exist_ok=True)
