@@ -15,6 +15,7 @@ from . import (
     focal,
     ghm,
     imbalance,
+    metric,
     metrics,
     plotting,
     regression,
@@ -26,6 +27,7 @@ from .classic import *  # noqa: F403
 from .focal import *  # noqa: F403
 from .ghm import *  # noqa: F403
 from .imbalance import *  # noqa: F403
+from .metric import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .smoothing import *  # noqa: F403
 
@@ -40,4 +42,5 @@ __all__ = [
     *imbalance.__all__,
     *focal.__all__,
     *ghm.__all__,
+    *metric.__all__,
 ]

@@ -215,7 +215,7 @@ def check_class_target(input: Tensor, target: Tensor, *, ignore_index: int | Non
     bad = (target < 0) | (target >= num_classes)
     if ignore_index is not None:
         bad &= target != ignore_index
-    if target.numel() and bool(bad.any()):
+    if target.numel() and not torch.compiler.is_compiling() and bool(bad.any()):
         example = target[bad].flatten()[0].item()
         allowed = f"[0, {num_classes - 1}]"
         if ignore_index is not None:
@@ -278,3 +278,32 @@ def reduce_weighted(loss: Tensor, reduction: str, weight: Tensor | None = None) 
         return reduce_loss(weighted, reduction)
     return safe_divide(weighted.sum(), torch.broadcast_to(weight.to(loss.dtype), loss.shape).sum())
 
+
+
+# ---- checks added for metric
+def check_finite(tensor: Tensor, name: str) -> None:
+    """Raise ValueError if ``tensor`` holds a NaN or an infinity (skipped under torch.compile)."""
+    if torch.compiler.is_compiling() or tensor.numel() == 0:
+        return
+    bad = ~torch.isfinite(tensor)
+    if bool(bad.any()):
+        example = tensor[bad].flatten()[0].item()
+        raise ValueError(f"{name} must be finite, got {example} at {bad.sum().item()} position(s)")
+
+
+def check_triplet_labels(labels: Tensor, name: str, *, every_anchor_needs_positive: bool) -> None:
+    """Labels of a batch to mine triplets from: at least two classes (every anchor has a
+    negative), and, with ``every_anchor_needs_positive``, at least two samples of every class.
+    Skipped under torch.compile."""
+    if torch.compiler.is_compiling():
+        return
+    classes, counts = torch.unique(labels, return_counts=True)
+    if classes.numel() < 2:
+        found = "no labels" if classes.numel() == 0 else f"only class {classes[0].item()}"
+        raise ValueError(f"{name} must contain at least 2 classes (an anchor needs a negative), got {found}")
+    if every_anchor_needs_positive and bool((counts < 2).any()):
+        single = classes[counts < 2][0].item()
+        raise ValueError(
+            f"{name}: every class needs at least 2 samples (an anchor needs a positive), "
+            f"got class {single} with 1 sample"
+        )
