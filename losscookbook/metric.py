@@ -12,9 +12,13 @@ Conventions that hold for the whole module:
   FaceNet and most face-verification recipes normalise the embeddings first, so do it yourself
   (``torch.nn.functional.normalize(x, dim=1)``) when you want that. Only
   :func:`margin_softmax_loss` normalises, because cosines are its definition.
-- **Memory is O(B^2) for a batch of B embeddings**, never O(B^3): the mining rules work on
-  the (B, B) distance matrix, with one sort of each row's negative distances (batch-all and
-  semi-hard become binary searches in that sorted row), so B = 4096 runs on a laptop.
+- **Memory is O(B^2) for a batch of B embeddings**, never O(B^3), with a small constant: the
+  mining rules select their triplets without gradients, in blocks of anchors, from each
+  row's sorted negative distances (batch-all and semi-hard become binary searches in that
+  row), and the loss is then a weighted sum of the (B, B) distances. Only the distance matrix
+  and one (B, B) weight matrix are kept for the backward pass, so B = 4096 runs on a laptop.
+  The selection is piecewise constant, so this gradient is the same as autograd's through a
+  sort or a ``max``; double backward is not supported.
 - Half-precision inputs (and autocast) are computed in float32, the distance matrix included.
 - ``labels`` are integer class indices of shape (B,); two samples are a positive pair when
   their labels are equal and they are different samples.
@@ -28,6 +32,7 @@ from contextlib import AbstractContextManager
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import FunctionCtx, once_differentiable
 
 from . import _checks as C
 
@@ -59,8 +64,8 @@ MINING_STRATEGIES = ("all", "hard", "semihard", "easy")
 #: error this makes in a distance.
 DISTANCE_EPS = 1e-12
 
-# Elements of the (chunk, B) blocks that :func:`mine_triplets` builds at a time (64 MiB of float32).
-_CHUNK_ELEMENTS = 2**24
+# Elements of the (rows, B) blocks that the mining rules build at a time (1 MiB of float32).
+_CHUNK_ELEMENTS = 2**18
 
 
 # --------------------------------------------------------------------------- helpers
@@ -104,11 +109,19 @@ def _check_mining(embeddings: Tensor, labels: Tensor, *, every_anchor_needs_posi
     C.check_triplet_labels(labels, "labels", every_anchor_needs_positive=every_anchor_needs_positive)
 
 
-def _masks(labels: Tensor) -> tuple[Tensor, Tensor]:
-    """(B, B) boolean masks of the positive pairs (same label, different sample) and negatives."""
-    same = labels.unsqueeze(0) == labels.unsqueeze(1)
-    eye = torch.eye(labels.shape[0], dtype=torch.bool, device=labels.device)
-    return same & ~eye, ~same
+def _chunk_rows(batch: int) -> int:
+    """Rows per block of the (rows, B) temporaries built while mining (about 1 MiB of float32)."""
+    return max(1, _CHUNK_ELEMENTS // max(1, batch))
+
+
+def _masks(labels: Tensor, start: int = 0, stop: int | None = None) -> tuple[Tensor, Tensor]:
+    """Rows ``start:stop`` of the (B, B) masks of positive pairs (same label, different sample)
+    and of negatives (different label)."""
+    rows = labels[start:stop]
+    same = rows.unsqueeze(1) == labels.unsqueeze(0)
+    columns = torch.arange(labels.shape[0], device=labels.device)
+    is_self = columns.unsqueeze(0) == (columns[start:stop]).unsqueeze(1)
+    return same & ~is_self, ~same
 
 
 def _sorted_negatives(dist: Tensor, negative: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -128,7 +141,133 @@ def _semi_hard_positions(dist: Tensor, sorted_neg: Tensor, num_neg: Tensor) -> T
     return torch.minimum(above, last)
 
 
+def _hard_indices(dist: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per anchor: the farthest positive, the closest negative, and whether both exist."""
+    hardest_pos, hardest_neg, valid = [], [], []
+    for start in range(0, dist.shape[0], _chunk_rows(dist.shape[0])):
+        rows = dist[start : start + _chunk_rows(dist.shape[0])]
+        positive, negative = _masks(labels, start, start + rows.shape[0])
+        hardest_pos.append(torch.where(positive, rows, -math.inf).argmax(dim=1))
+        hardest_neg.append(torch.where(negative, rows, math.inf).argmin(dim=1))
+        valid.append(positive.any(dim=1) & negative.any(dim=1))
+    return torch.cat(hardest_pos), torch.cat(hardest_neg), torch.cat(valid)
+
+
+def _semi_hard_selection(dist: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """The (B, B) column of the semi-hard negative of every (anchor, positive) and the mask of
+    the anchor-positive pairs that have one (every pair whose anchor has a negative)."""
+    chosen, pairs = [], []
+    for start in range(0, dist.shape[0], _chunk_rows(dist.shape[0])):
+        rows = dist[start : start + _chunk_rows(dist.shape[0])]
+        positive, negative = _masks(labels, start, start + rows.shape[0])
+        sorted_neg, order, num_neg = _sorted_negatives(rows, negative)
+        chosen.append(order.gather(1, _semi_hard_positions(rows, sorted_neg, num_neg)))
+        pairs.append(positive & (num_neg > 0).unsqueeze(1))
+    return torch.cat(chosen), torch.cat(pairs)
+
+
+def _semi_hard_coefficients(dist: Tensor, labels: Tensor, margin: float) -> tuple[Tensor, Tensor, Tensor]:
+    """The semi-hard loss as a linear function of the distances: ``(W, active, pairs)`` with the
+    summed loss ``(W * dist).sum() + margin * active.sum()``; ``W[a, p] = 1`` and
+    ``W[a, n*] -= 1`` for each pair (a, p) with a positive loss; ``active`` (B,) and ``pairs``
+    (B,) count each anchor's pairs with a positive loss and all its anchor-positive pairs."""
+    weights, active, pairs = torch.zeros_like(dist), [], []
+    for start in range(0, dist.shape[0], _chunk_rows(dist.shape[0])):
+        rows = dist[start : start + _chunk_rows(dist.shape[0])]
+        positive, negative = _masks(labels, start, start + rows.shape[0])
+        sorted_neg, order, num_neg = _sorted_negatives(rows, negative)
+        position = _semi_hard_positions(rows, sorted_neg, num_neg)
+        pair = positive & (num_neg > 0).unsqueeze(1)
+        hinge = pair & (rows - sorted_neg.gather(1, position) + margin > 0)
+        weight = hinge.to(dist.dtype)
+        weights[start : start + rows.shape[0]] = weight.scatter_add_(1, order.gather(1, position), -weight)
+        active.append(hinge.sum(dim=1))
+        pairs.append(pair.sum(dim=1))
+    return weights, torch.cat(active), torch.cat(pairs)
+
+
+def _linear_in_distances(weight: Tensor, dist: Tensor, constant: Tensor) -> Tensor:
+    """Per-anchor ``(weight * dist).sum(1) + constant`` without a (B, B) temporary."""
+    with _full_precision(dist):
+        return torch.bmm(weight.unsqueeze(1), dist.unsqueeze(2)).reshape(-1) + constant
+
+
+def _batch_all_coefficients(dist: Tensor, labels: Tensor, margin: float) -> tuple[Tensor, Tensor, Tensor]:
+    """The batch-all loss as a linear function of the distances, without a (B, B, B) tensor.
+
+    Returns ``(W, active, valid)``: the sum of the positive triplet losses is
+    ``(W * dist).sum() + margin * active.sum()``, with ``W[a, p]`` the number of active
+    triplets of the pair (a, p) and ``-W[a, n]`` the number of active triplets with negative n;
+    ``active`` (B,) counts each anchor's active triplets, ``valid`` (B,) its valid triplets.
+    A triplet is active when d(a, n) < d(a, p) + m: with each row's negative distances sorted,
+    a binary search counts the negatives below each threshold d(a, p) + m, and with the
+    thresholds sorted, another one counts the thresholds above each negative distance.
+    """
+    weights, active, valid = torch.zeros_like(dist), [], []
+    batch = dist.shape[0]
+    for start in range(0, batch, _chunk_rows(batch)):
+        rows = dist[start : start + _chunk_rows(batch)]
+        positive, negative = _masks(labels, start, start + rows.shape[0])
+        threshold = rows + margin
+        sorted_neg, _, num_neg = _sorted_negatives(rows, negative)
+        below = torch.where(positive, torch.searchsorted(sorted_neg, threshold, right=False), 0)
+        sorted_thr = torch.sort(torch.where(positive, threshold, -math.inf), dim=1).values
+        above = batch - torch.searchsorted(sorted_thr, rows.contiguous(), right=True)
+        weights[start : start + rows.shape[0]] = torch.where(positive, below, torch.where(negative, -above, 0))
+        active.append(below.sum(dim=1))
+        valid.append(positive.sum(dim=1) * num_neg)
+    return weights, torch.cat(active), torch.cat(valid)
+
+
 # --------------------------------------------------------------------------- distances
+class _Distances(torch.autograd.Function):
+    r"""Gram-form distances with a closed-form backward that keeps only the inputs and the result.
+
+    For :math:`d^2_{ij} = n_i + n'_j - 2 x_i \cdot y_j` and an upstream gradient :math:`G` on
+    :math:`d^2` (:math:`G / (2 d)` on the distances, 0 where :math:`d = 0`),
+    :math:`\partial/\partial x = 2\,\mathrm{diag}(G 1)\, x - 2 G y` and
+    :math:`\partial/\partial y = 2\,\mathrm{diag}(G^\top 1)\, y - 2 G^\top x`; with
+    :math:`y = x` the two add up. Autograd through the formula would keep several (N, M)
+    intermediates for the backward pass; this keeps one.
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Tensor, y: Tensor | None, squared: bool) -> Tensor:  # type: ignore[override]
+        with _full_precision(x):
+            center = x.mean(dim=0, keepdim=True) if x.shape[0] > 0 else torch.zeros_like(x[:1])
+            xs = x - center  # distances do not change; the cancellation in the formula does
+            if y is None:
+                out = xs @ xs.T
+                norms = torch.diagonal(out).clone()
+                ys = None
+                out.mul_(-2).add_(norms.unsqueeze(1)).add_(norms.unsqueeze(0)).clamp_(min=0)
+                out.fill_diagonal_(0)
+            else:
+                ys = y - center
+                out = torch.addmm((xs * xs).sum(1).unsqueeze(1), xs, ys.T, alpha=-2)
+                out.add_((ys * ys).sum(1).unsqueeze(0)).clamp_(min=0)
+        if not squared:
+            out.masked_fill_(out <= DISTANCE_EPS, 0).sqrt_()
+        ctx.squared = squared
+        ctx.save_for_backward(xs, ys, None if squared else out)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        xs, ys, dist = ctx.saved_tensors  # type: ignore[attr-defined]
+        with _full_precision(xs):
+            if not ctx.squared:  # type: ignore[attr-defined]
+                grad = (grad / dist).mul_(0.5).masked_fill_(dist == 0, 0)
+            if ys is None:
+                weight = (grad.sum(1) + grad.sum(0)).unsqueeze(1)
+                grad_x = 2 * (weight * xs - grad @ xs - grad.T @ xs)
+                return grad_x, None, None
+            grad_x = 2 * (grad.sum(1).unsqueeze(1) * xs - grad @ ys) if ctx.needs_input_grad[0] else None
+            grad_y = 2 * (grad.sum(0).unsqueeze(1) * ys - grad.T @ xs) if ctx.needs_input_grad[1] else None
+            return grad_x, grad_y, None
+
+
 def pairwise_distances(x: Tensor, y: Tensor | None = None, *, squared: bool = False) -> Tensor:
     r"""Euclidean distances between the rows of ``x`` and the rows of ``y`` (default: ``x``).
 
@@ -178,23 +317,9 @@ def pairwise_distances(x: Tensor, y: Tensor | None = None, *, squared: bool = Fa
                 f"y must have the same number of columns as x ({x.shape[1]}), got shape {C._shape(y.shape)}"
             )
         C.check_same_device(("x", x), ("y", y))
-    with _full_precision(x):
-        xs = C.upcast(x)
-        center = xs.mean(dim=0, keepdim=True) if xs.shape[0] > 0 else torch.zeros_like(xs[:1])
-        xs = xs - center
-        if y is None:
-            gram = xs @ xs.T
-            norms = torch.diagonal(gram)
-            d2 = (norms.unsqueeze(1) + norms.unsqueeze(0) - 2 * gram).clamp(min=0)
-            eye = torch.eye(xs.shape[0], dtype=torch.bool, device=xs.device)
-            d2 = torch.where(eye, 0.0, d2)
-        else:
-            ys = y.to(xs.dtype) - center
-            d2 = ((xs * xs).sum(1).unsqueeze(1) + (ys * ys).sum(1).unsqueeze(0) - 2 * (xs @ ys.T)).clamp(min=0)
-    if squared:
-        return d2
-    nonzero = d2 > DISTANCE_EPS
-    return torch.where(nonzero, torch.sqrt(d2.clamp(min=DISTANCE_EPS)), 0.0)
+    xs = C.upcast(x)
+    ys = None if y is None else y.to(xs.dtype)
+    return _Distances.apply(xs, ys, bool(squared))
 
 
 # --------------------------------------------------------------------------- pair and triplet losses
@@ -442,11 +567,12 @@ def batch_all_triplet_loss(
     with positive loss, a useful training signal to log, is returned with
     ``return_fraction=True`` (a detached tensor, never read on the host).
 
-    Memory is O(B^2): instead of a (B, B, B) tensor, each row of negative distances is sorted
-    once; for a pair (a, p) with :math:`t = d(a, p) + m`, the :math:`c` negatives closer than
-    :math:`t` are a prefix of that row, and their summed loss is
-    :math:`c\,t - \sum_{k < c} d_{(k)}` (a cumulative sum), so the time is
-    O(B^2 log B) instead of O(B^3), with the exact result.
+    Memory is O(B^2) and time O(B^2 log B), instead of O(B^3) for both: every active triplet
+    contributes :math:`d(a, p) - d(a, n) + m`, so the summed loss is
+    :math:`\sum_{a,j} W_{aj}\, d(a, j) + m \cdot \#\text{active}` with :math:`W_{ap}` the number
+    of negatives closer to :math:`a` than :math:`d(a, p) + m` and :math:`-W_{an}` the number of
+    positives :math:`p` with :math:`d(a, p) + m > d(a, n)`: two counts that binary searches in
+    sorted rows give exactly, without enumerating the triplets.
 
     Args:
         embeddings: (B, D) floating, finite; used as given (not normalised).
@@ -475,26 +601,17 @@ def batch_all_triplet_loss(
     margin = _check_margin(margin)
     _check_mining(embeddings, labels, every_anchor_needs_positive=False)
     dist = pairwise_distances(embeddings, squared=squared)
-    positive, negative = _masks(labels)
-    sorted_neg, _, num_neg = _sorted_negatives(dist, negative)
-    threshold = (dist + margin).contiguous()
-    # number of negatives strictly closer than d(a, p) + m, i.e. with a positive loss
-    count = torch.searchsorted(sorted_neg, threshold, right=False)
-    count = torch.where(positive, count, 0)
-    finite = torch.arange(dist.shape[1], device=dist.device).unsqueeze(0) < num_neg.unsqueeze(1)
-    prefix = torch.cumsum(torch.where(finite, sorted_neg, 0.0), dim=1)
-    prefix = F.pad(prefix, (1, 0))  # prefix[:, c] = sum of the c smallest negative distances
-    pair_sum = count.to(dist.dtype) * threshold - prefix.gather(1, count)
-    per_anchor = torch.where(positive, pair_sum, 0.0).sum(dim=1)
-    num_active = count.sum()
+    with torch.no_grad():
+        weight, active, valid = _batch_all_coefficients(dist, labels, margin)
+    per_anchor = _linear_in_distances(weight, dist, margin * active.to(dist.dtype))
+    num_active = active.sum()
     if reduction == "mean":
         loss = C.safe_divide(per_anchor.sum(), num_active.to(dist.dtype))
     else:
         loss = C.reduce_loss(per_anchor, reduction)
     if not return_fraction:
         return loss
-    num_valid = (positive.sum(dim=1) * num_neg).sum()
-    fraction = C.safe_divide(num_active.to(dist.dtype), num_valid.to(dist.dtype)).detach()
+    fraction = C.safe_divide(num_active.to(dist.dtype), valid.sum().to(dist.dtype)).detach()
     return loss, fraction
 
 
@@ -579,11 +696,10 @@ def batch_hard_triplet_loss(
     margin = _check_margin(margin)
     _check_mining(embeddings, labels, every_anchor_needs_positive=True)
     dist = pairwise_distances(embeddings, squared=squared)
-    positive, negative = _masks(labels)
-    hardest_pos = torch.where(positive, dist, -math.inf).max(dim=1).values
-    hardest_neg = torch.where(negative, dist, math.inf).min(dim=1).values
-    valid = positive.any(dim=1) & negative.any(dim=1)
-    gap = torch.where(valid, hardest_pos - hardest_neg, 0.0)
+    with torch.no_grad():
+        pos_index, neg_index, valid = _hard_indices(dist, labels)
+    gap = dist.gather(1, pos_index.unsqueeze(1)).squeeze(1) - dist.gather(1, neg_index.unsqueeze(1)).squeeze(1)
+    gap = torch.where(valid, gap, 0.0)
     loss = F.softplus(gap) if soft else F.relu(gap + margin)
     loss = torch.where(valid, loss, 0.0)
     return C.reduce_loss(loss, reduction, valid.sum())
@@ -641,7 +757,9 @@ def semi_hard_triplet_loss(
     does; its loss is then at least :math:`m`. Distances are squared by default (FaceNet).
     "mean" averages over all anchor-positive pairs (zero losses included, like TensorFlow).
     Memory O(B^2): the closest farther negative is a binary search in the anchor's sorted
-    row of negative distances.
+    row of negative distances. (pytorch-metric-learning's ``TripletMarginMiner("semihard")``
+    is a different rule: it keeps *every* negative with :math:`d(a, p) < d(a, n) < d(a, p) + m`
+    and has no fallback, instead of FaceNet's one negative per pair.)
 
     Args:
         embeddings: (B, D) floating, finite; used as given (FaceNet normalises them first).
@@ -667,15 +785,11 @@ def semi_hard_triplet_loss(
     margin = _check_margin(margin)
     _check_mining(embeddings, labels, every_anchor_needs_positive=False)
     dist = pairwise_distances(embeddings, squared=squared)
-    positive, negative = _masks(labels)
-    sorted_neg, _, num_neg = _sorted_negatives(dist, negative)
-    position = _semi_hard_positions(dist, sorted_neg, num_neg)
-    d_an = sorted_neg.gather(1, position)
-    pair = positive & (num_neg > 0).unsqueeze(1)
-    loss = torch.where(pair, F.relu(dist - torch.where(pair, d_an, 0.0) + margin), 0.0)
-    per_anchor = loss.sum(dim=1)
+    with torch.no_grad():
+        weight, active, pairs = _semi_hard_coefficients(dist, labels, margin)
+    per_anchor = _linear_in_distances(weight, dist, margin * active.to(dist.dtype))
     if reduction == "mean":
-        return C.safe_divide(per_anchor.sum(), pair.sum().to(dist.dtype))
+        return C.safe_divide(per_anchor.sum(), pairs.sum().to(dist.dtype))
     return C.reduce_loss(per_anchor, reduction)
 
 
@@ -754,21 +868,17 @@ def mine_triplets(
     margin = _check_margin(margin)
     _check_mining(embeddings, labels, every_anchor_needs_positive=False)
     dist = pairwise_distances(embeddings, squared=squared)
-    positive, negative = _masks(labels)
     if strategy == "hard":
-        anchor = torch.nonzero(positive.any(dim=1) & negative.any(dim=1)).squeeze(1)
-        pos = torch.where(positive, dist, -math.inf).argmax(dim=1)[anchor]
-        neg = torch.where(negative, dist, math.inf).argmin(dim=1)[anchor]
-        return anchor, pos, neg
-    pairs = torch.nonzero(positive)  # (P, 2), sorted by anchor then positive
-    anchor, pos = pairs[:, 0], pairs[:, 1]
+        pos, neg, valid = _hard_indices(dist, labels)
+        anchor = torch.nonzero(valid).squeeze(1)
+        return anchor, pos[anchor], neg[anchor]
     if strategy == "semihard":
-        sorted_neg, order, num_neg = _sorted_negatives(dist, negative)
-        position = _semi_hard_positions(dist, sorted_neg, num_neg)
-        keep = num_neg[anchor] > 0
-        anchor, pos = anchor[keep], pos[keep]
-        return anchor, pos, order[anchor, position[anchor, pos]]
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, dist.shape[0]))
+        chosen, pair = _semi_hard_selection(dist, labels)
+        anchor, pos = torch.nonzero(pair, as_tuple=True)  # sorted by anchor, then positive
+        return anchor, pos, chosen[anchor, pos]
+    positive, negative = _masks(labels)
+    anchor, pos = torch.nonzero(positive, as_tuple=True)
+    chunk = _chunk_rows(dist.shape[0])
     out_a, out_p, out_n = [], [], []
     for start in range(0, anchor.shape[0], chunk):
         a, p = anchor[start : start + chunk], pos[start : start + chunk]

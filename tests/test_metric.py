@@ -630,3 +630,22 @@ def test_triplets_exactly_at_the_margin_are_inactive():
     assert len(a) == 3 and (0, 1, 2) not in set(zip(a.tolist(), p.tolist(), n.tolist()))
     a, p, n = lc.mine_triplets(x, labels, strategy="easy", margin=0.5)
     assert {(0, 1, 2), (3, 2, 1)} <= set(zip(a.tolist(), p.tolist(), n.tolist()))
+
+
+def test_mining_losses_do_not_depend_on_the_block_size(monkeypatch):
+    x, labels = _batch(num_classes=5, per_class=3, seed=11, spread=0.6)
+    fns = [lambda e: lc.batch_all_triplet_loss(e, labels, margin=0.5, reduction="none"),
+           lambda e: lc.batch_hard_triplet_loss(e, labels, reduction="none"),
+           lambda e: lc.semi_hard_triplet_loss(e, labels, reduction="none")]
+    whole = []
+    for fn in fns:
+        leaf = x.clone().requires_grad_(True)
+        fn(leaf).sum().backward()
+        whole.append((fn(x), leaf.grad))
+    monkeypatch.setattr(M, "_CHUNK_ELEMENTS", 2 * x.shape[0])  # blocks of two anchors
+    for fn, (loss, grad) in zip(fns, whole):
+        leaf = x.clone().requires_grad_(True)
+        got = fn(leaf)
+        got.sum().backward()
+        torch.testing.assert_close(got, loss)
+        torch.testing.assert_close(leaf.grad, grad)
