@@ -555,6 +555,7 @@ LOSSES_ON_BATCH = {
     "batch_hard_soft": lambda e, l: lc.batch_hard_triplet_loss(e, l, soft=True),
     "semi_hard": lambda e, l: lc.semi_hard_triplet_loss(e, l),
     "contrastive": lambda e, l: lc.contrastive_loss(e[0::2], e[1::2], l[0::2] == l[1::2]),
+    "contrastive_float_labels": lambda e, l: lc.contrastive_loss(e[0::2], e[1::2], (l[0::2] == l[1::2]).float()),
     "triplet": lambda e, l: lc.triplet_loss(e[0::3], e[1::3], e[2::3]),
     "ranking": lambda e, l: lc.margin_ranking_loss(e[:, 0], e[:, 1]),
     "cosface": lambda e, l: lc.margin_softmax_loss(e, torch.ones(4, e.shape[1]).cumsum(0), l),
