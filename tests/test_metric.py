@@ -650,3 +650,23 @@ def test_mining_losses_do_not_depend_on_the_block_size(monkeypatch):
         got.sum().backward()
         torch.testing.assert_close(got, loss)
         torch.testing.assert_close(leaf.grad, grad)
+
+
+def test_every_loss_on_each_device_matches_the_cpu(device):
+    x, labels = _batch(num_classes=4, per_class=3, dim=6, seed=12, dtype=torch.float32, spread=0.6)
+    for name, fn in LOSSES_ON_BATCH.items():
+        if name in ("cosface", "arcface"):
+            weight = torch.ones(4, 6).cumsum(0)
+            fn = (lambda kind: lambda e, l: lc.margin_softmax_loss(e, weight.to(e.device), l, kind=kind, margin=0.5))(name)
+        leaf = x.clone().to(device).requires_grad_(True)
+        loss = fn(leaf, labels.to(device))
+        loss.backward()
+        ref = x.clone().requires_grad_(True)
+        want = fn(ref, labels)
+        want.backward()
+        torch.testing.assert_close(loss.cpu(), want, rtol=1e-4, atol=1e-5, msg=name)
+        torch.testing.assert_close(leaf.grad.cpu(), ref.grad, rtol=1e-4, atol=1e-5, msg=name)
+    for strategy in M.MINING_STRATEGIES:
+        got = lc.mine_triplets(x.to(device), labels.to(device), strategy=strategy)
+        want = lc.mine_triplets(x, labels, strategy=strategy)
+        assert all(torch.equal(g.cpu(), w) for g, w in zip(got, want)), strategy
