@@ -88,10 +88,10 @@ def _norm(squared: Tensor) -> Tensor:
     return torch.where(positive, torch.sqrt(torch.where(positive, squared, torch.ones_like(squared))), 0.0)
 
 
-def _check_embeddings(embeddings: Tensor, name: str = "embeddings") -> Tensor:
+def _check_embeddings(embeddings: Tensor, name: str = "embeddings", layout: str = "(B, D)") -> Tensor:
     C.check_floating(embeddings, name)
     if embeddings.dim() != 2:
-        raise ValueError(f"{name} must have shape (B, D), got {C._shape(embeddings.shape)}")
+        raise ValueError(f"{name} must have shape {layout}, got {C._shape(embeddings.shape)}")
     return embeddings
 
 
@@ -369,9 +369,8 @@ def contrastive_loss(
     """
     reduction = C.check_reduction(reduction)
     margin = _check_margin(margin)
-    C.check_floating(x1, "x1")
+    _check_embeddings(x1, "x1", "(N, D)")
     C.check_floating(x2, "x2")
-    C.check_min_ndim(x1, "x1", 2, "(N, D)")
     C.check_same_shape(x1, x2, ("x1", "x2"))
     C.check_tensor(same, "same")
     if same.shape != x1.shape[:1]:

@@ -670,3 +670,8 @@ def test_every_loss_on_each_device_matches_the_cpu(device):
         got = lc.mine_triplets(x.to(device), labels.to(device), strategy=strategy)
         want = lc.mine_triplets(x, labels, strategy=strategy)
         assert all(torch.equal(g.cpu(), w) for g, w in zip(got, want)), strategy
+
+
+def test_contrastive_needs_one_embedding_per_row():
+    with pytest.raises(ValueError, match=r"x1 must have shape \(N, D\), got \(2, 3, 4\)"):
+        lc.contrastive_loss(torch.zeros(2, 3, 4), torch.zeros(2, 3, 4), torch.ones(2))
