@@ -199,23 +199,27 @@ def _batch_all_coefficients(dist: Tensor, labels: Tensor, margin: float) -> tupl
     ``(W * dist).sum() + margin * active.sum()``, with ``W[a, p]`` the number of active
     triplets of the pair (a, p) and ``-W[a, n]`` the number of active triplets with negative n;
     ``active`` (B,) counts each anchor's active triplets, ``valid`` (B,) its valid triplets.
-    A triplet is active when d(a, n) < d(a, p) + m: with each row's negative distances sorted,
-    a binary search counts the negatives below each threshold d(a, p) + m, and with the
-    thresholds sorted, another one counts the thresholds above each negative distance.
+    A triplet is active when d(a, n) < d(a, p) + m. With each row's negative distances sorted,
+    a binary search counts the ``c`` negatives below each threshold d(a, p) + m; they are the
+    first ``c`` of the sorted row, so the number of active triplets of the k-th closest
+    negative is the number of pairs with ``c > k``: a cumulative sum over a histogram of the
+    counts, scattered back to the negatives' columns.
     """
     weights, active, valid = torch.zeros_like(dist), [], []
     batch = dist.shape[0]
     for start in range(0, batch, _chunk_rows(batch)):
         rows = dist[start : start + _chunk_rows(batch)]
         positive, negative = _masks(labels, start, start + rows.shape[0])
-        threshold = rows + margin
-        sorted_neg, _, num_neg = _sorted_negatives(rows, negative)
-        below = torch.where(positive, torch.searchsorted(sorted_neg, threshold, right=False), 0)
-        sorted_thr = torch.sort(torch.where(positive, threshold, -math.inf), dim=1).values
-        above = batch - torch.searchsorted(sorted_thr, rows.contiguous(), right=True)
-        weights[start : start + rows.shape[0]] = torch.where(positive, below, torch.where(negative, -above, 0))
+        sorted_neg, order, num_neg = _sorted_negatives(rows, negative)
+        below = torch.where(positive, torch.searchsorted(sorted_neg, rows + margin, right=False), 0)
+        num_pos = positive.sum(dim=1)
+        histogram = torch.zeros_like(rows).scatter_add_(1, below, positive.to(rows.dtype))
+        histogram[:, 0] -= num_pos  # cumsum[k] = #{p: c_p <= k} - #p = -#{p: c_p > k}
+        per_negative = torch.cumsum(histogram, dim=1)  # 0 past the negatives, where c_p <= k
+        block = torch.zeros_like(rows).scatter_(1, order, per_negative)
+        weights[start : start + rows.shape[0]] = torch.where(positive, below.to(rows.dtype), block)
         active.append(below.sum(dim=1))
-        valid.append(positive.sum(dim=1) * num_neg)
+        valid.append(num_pos * num_neg)
     return weights, torch.cat(active), torch.cat(valid)
 
 
