@@ -6,7 +6,6 @@ negative) of small batches, written here from the papers' definitions.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import pytest
