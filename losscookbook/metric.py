@@ -353,7 +353,8 @@ def contrastive_loss(
     (no Gram matrix), with a zero gradient at :math:`D = 0` instead of NaN.
 
     Args:
-        x1, x2: (N, D) embeddings of the two sides of each pair.
+        x1: (N, D) embeddings of one side of each pair.
+        x2: (N, D) embeddings of the other side.
         same: (N,) bool, or integer / floating with values 0 and 1: 1 for a similar pair.
         margin: :math:`m \ge 0`.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
@@ -438,7 +439,9 @@ def triplet_loss(
     :math:`\epsilon \sqrt{D}`; we do not. Here the gradient at :math:`a = p` is 0, not NaN.
 
     Args:
-        anchor, positive, negative: (*, D) embeddings of one shape.
+        anchor: (*, D) embeddings of the anchors.
+        positive: embeddings of the positives, the shape of ``anchor``.
+        negative: embeddings of the negatives, the shape of ``anchor``.
         margin: :math:`m \ge 0`.
         squared: use squared distances (default, FaceNet) or plain distances.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
@@ -936,10 +939,11 @@ def margin_softmax_loss(
 
     .. math::
 
-        \text{cosface:}\; s(\cos\theta_y - m) \;\; :cite:p:`wang2018cosface`, \qquad
-        \text{arcface:}\; s\cos(\theta_y + m) \;\; :cite:p:`deng2019arcface`,
+        \text{cosface:}\; s(\cos\theta_y - m), \qquad
+        \text{arcface:}\; s\cos(\theta_y + m),
 
-    then ``cross_entropy``. For ArcFace, :math:`\cos(\theta + m)` is computed as
+    then ``cross_entropy`` (CosFace :cite:p:`wang2018cosface`, ArcFace
+    :cite:p:`deng2019arcface`). For ArcFace, :math:`\cos(\theta + m)` is computed as
     :math:`\cos\theta \cos m - \sin\theta \sin m` with
     :math:`\sin\theta = \sqrt{\max(1 - \cos^2\theta, 10^{-12})}` (no ``acos``, so the
     gradient stays finite at :math:`\cos\theta = \pm 1`), and past
