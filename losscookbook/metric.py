@@ -439,7 +439,7 @@ def triplet_loss(
     :math:`\epsilon \sqrt{D}`; we do not. Here the gradient at :math:`a = p` is 0, not NaN.
 
     Args:
-        anchor: (*, D) embeddings of the anchors.
+        anchor: ``(*, D)`` embeddings of the anchors.
         positive: embeddings of the positives, the shape of ``anchor``.
         negative: embeddings of the negatives, the shape of ``anchor``.
         margin: :math:`m \ge 0`.
@@ -447,7 +447,7 @@ def triplet_loss(
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Shape:
-        - anchor, positive, negative: (*, D), e.g. (N, D)
+        - anchor, positive, negative: ``(*, D)``, e.g. (N, D)
         - output: scalar, or (*) with ``reduction="none"``
 
     Returns:
