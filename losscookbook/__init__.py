@@ -17,6 +17,7 @@ from . import (
     focal,
     ghm,
     imbalance,
+    metric,
     metrics,
     multitask,
     plotting,
@@ -34,6 +35,7 @@ from .ghm import *  # noqa: F403
 from .imbalance import *  # noqa: F403
 from .recsys import *  # noqa: F403
 from .multitask import *  # noqa: F403
+from .metric import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .sampling import *  # noqa: F403
 from .smoothing import *  # noqa: F403
@@ -54,4 +56,5 @@ __all__ = [
     *recsys.__all__,
     *multitask.__all__,
     *sampling.__all__,
+    *metric.__all__,
 ]

@@ -403,3 +403,29 @@ def check_finite(tensor: Tensor, name: str) -> None:
     elif bool(bad.any()):
         example = tensor[bad].flatten()[0].item()
         raise ValueError(f"{name} must be finite, got {example} at {int(bad.sum())} position(s)")
+
+
+def check_triplet_labels(labels: Tensor, name: str, *, every_anchor_needs_positive: bool) -> None:
+    """Labels of a batch to mine triplets from: at least two classes (every anchor has a
+    negative), and, with ``every_anchor_needs_positive``, at least two samples of every class.
+    Value checks, run as :func:`losscookbook.config.set_value_checks` says (the device-side form
+    compares the labels pairwise: O(B^2) booleans, no host synchronisation)."""
+    eager = _value_checks_eager(labels)
+    if eager is None:
+        return
+    if not eager:
+        same = labels[:, None] == labels[None, :]
+        _assert_none(same.all().reshape(1), f"{name} must contain at least 2 classes (an anchor needs a negative)")
+        if every_anchor_needs_positive:
+            _assert_none(same.sum(1) < 2, f"{name}: every class needs at least 2 samples (an anchor needs a positive)")
+        return
+    classes, counts = torch.unique(labels, return_counts=True)
+    if classes.numel() < 2:
+        found = "no labels" if classes.numel() == 0 else f"only class {classes[0].item()}"
+        raise ValueError(f"{name} must contain at least 2 classes (an anchor needs a negative), got {found}")
+    if every_anchor_needs_positive and bool((counts < 2).any()):
+        single = classes[counts < 2][0].item()
+        raise ValueError(
+            f"{name}: every class needs at least 2 samples (an anchor needs a positive), "
+            f"got class {single} with 1 sample"
+        )

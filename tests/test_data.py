@@ -323,3 +323,78 @@ def test_zipf_catalogue_bad_arguments():
         make_zipf_catalogue(5, 10, exponent=-1.0)
     with pytest.raises(TypeError, match=r"interactions_per_user must be an int, got float"):
         make_zipf_catalogue(5, 10, interactions_per_user=2.5)
+
+
+# --------------------------------------------------------------------------- identities for metric learning
+from losscookbook.data import IdentityData, make_identities  # noqa: E402
+from losscookbook.metrics import recall_at_k  # noqa: E402
+
+
+def test_make_identities_shapes_order_and_determinism():
+    data = make_identities(12, 5, latent_dim=3, nuisance_dim=2, input_dim=7, seed=4)
+    assert isinstance(data, IdentityData)
+    assert data.X.shape == (60, 7) and data.X.dtype == torch.float32
+    assert data.labels.dtype == torch.int64 and data.labels.tolist() == [k for k in range(12) for _ in range(5)]
+    assert data.latent.shape == (60, 3) and data.nuisance.shape == (60, 2)
+    assert not data.is_test.any()
+    again = make_identities(12, 5, latent_dim=3, nuisance_dim=2, input_dim=7, seed=4)
+    for a, b in zip(data, again):
+        assert torch.equal(a, b)
+    other = make_identities(12, 5, latent_dim=3, nuisance_dim=2, input_dim=7, seed=5)
+    assert not torch.equal(data.latent, other.latent)
+
+
+def test_make_identities_samples_scatter_around_their_centre():
+    data = make_identities(50, 40, identity_std=0.05, nuisance_std=2.0, seed=0)
+    latent = data.latent.view(50, 40, -1)
+    within = (latent - latent.mean(1, keepdim=True)).std()
+    assert abs(within.item() - 0.05) < 0.005
+    assert abs(data.nuisance.std().item() - 2.0) < 0.05
+    # nuisance is independent of the identity: per-identity means are near 0
+    assert data.nuisance.view(50, 40, -1).mean(1).abs().max() < 2.0 * 4 / 40**0.5
+
+
+def test_make_identities_held_out_identities_are_disjoint():
+    data = make_identities(10, 3, num_test_identities=4)
+    assert data.is_test.tolist() == [False] * 18 + [True] * 12
+    train, test = data.split()
+    assert set(train.labels.tolist()) == set(range(6)) and set(test.labels.tolist()) == set(range(6, 10))
+    assert torch.equal(torch.cat([train.X, test.X]), data.X)
+    assert not train.is_test.any() and test.is_test.all()
+
+
+def test_make_identities_map_seed_gives_a_second_view_of_the_same_samples():
+    a = make_identities(8, 4, seed=1, map_seed=0)
+    b = make_identities(8, 4, seed=1, map_seed=1)
+    assert torch.equal(a.latent, b.latent) and torch.equal(a.nuisance, b.nuisance)
+    assert not torch.allclose(a.X, b.X, atol=1e-2)
+    # the sensor does not depend on seed: identical factors give identical inputs
+    c = make_identities(8, 4, identity_std=0.0, nuisance_std=0.0, seed=2)
+    d = make_identities(8, 4, identity_std=0.0, nuisance_std=0.0, seed=2, map_seed=0)
+    assert torch.equal(c.X, d.X)
+    assert torch.equal(c.X.view(8, 4, -1)[:, 0], c.X.view(8, 4, -1)[:, 3])
+
+
+def test_make_identities_raw_inputs_do_not_cluster_but_the_identity_factors_do():
+    _, test = make_identities(200, 8, num_test_identities=100, seed=0).split()
+    assert recall_at_k(test.X, test.labels) < 0.3
+    assert recall_at_k(test.latent, test.labels) > 0.95
+    # without nuisance the raw inputs do cluster: the nuisance is what hides the identity
+    _, clean = make_identities(200, 8, num_test_identities=100, nuisance_std=0.0, seed=0).split()
+    assert recall_at_k(clean.X, clean.labels) > 0.95
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(num_identities=0, samples_per_identity=2), r"num_identities must be an integer in \[1, inf\], got 0"),
+        (dict(num_identities=3, samples_per_identity=0), r"samples_per_identity must be an integer in \[1, inf\], got 0"),
+        (dict(num_identities=3, samples_per_identity=2, num_test_identities=4), r"num_test_identities must be an integer in \[0, 3\], got 4"),
+        (dict(num_identities=3, samples_per_identity=2, identity_std=-1.0), r"identity_std must be in \[0.0, inf\], got -1.0"),
+        (dict(num_identities=3, samples_per_identity=2, nonlinearity=0.0), r"nonlinearity must be in \(0.0, inf\], got 0.0"),
+        (dict(num_identities=3, samples_per_identity=2, latent_dim=0), r"latent_dim must be an integer in \[1, inf\], got 0"),
+    ],
+)
+def test_make_identities_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_identities(**kwargs)

@@ -49,6 +49,7 @@ def _bind(fn: Callable[..., torch.Tensor], **kwargs) -> Callable[..., torch.Tens
     return lambda *inputs: fn(*inputs, **kwargs)
 
 
+_labels = torch.arange(4).repeat_interleave(4)
 _sampler = lc.unigram_sampler(torch.arange(1.0, 51.0))
 _click = torch.tensor([1.0, 0.0] * 8)
 _conversion = _click * torch.tensor([1.0, 1.0, 0.0, 0.0] * 4)
@@ -120,6 +121,24 @@ CASES: dict[str, Callable[[], tuple[Callable[..., torch.Tensor], tuple]]] = {
         _bind(lc.dien_auxiliary_loss, mask=torch.rand(4, 6) > 0.3),
         (_x(4, 6, 3), _x(4, 6, 3), _x(4, 6, 3)),
     ),
+    # metric learning (4 classes x 4 samples; distances stay away from 0 for random embeddings)
+    "contrastive_loss": lambda: (_bind(lc.contrastive_loss, same=torch.rand(16) > 0.5), (_x(16, 8), _x(16, 8))),
+    "ContrastiveLoss": lambda: (lc.ContrastiveLoss(margin=2.0), (_x(16, 8), _x(16, 8), (torch.rand(16) > 0.5).float())),
+    "triplet_loss": lambda: (lc.triplet_loss, (_x(16, 8), _x(16, 8), _x(16, 8))),
+    "TripletLoss": lambda: (lc.TripletLoss(squared=False, margin=1.0), (_x(16, 8), _x(16, 8), _x(16, 8))),
+    "margin_ranking_loss": lambda: (lc.margin_ranking_loss, (_x(16), _x(16))),
+    "MarginRankingLoss": lambda: (lc.MarginRankingLoss(margin=0.5), (_x(16), _x(16))),
+    "batch_all_triplet_loss": lambda: (_bind(lc.batch_all_triplet_loss, labels=_labels, margin=2.0), (_x(16, 8),)),
+    "BatchAllTripletLoss": lambda: (lc.BatchAllTripletLoss(margin=2.0, squared=True), (_x(16, 8), _labels)),
+    "batch_hard_triplet_loss": lambda: (_bind(lc.batch_hard_triplet_loss, labels=_labels), (_x(16, 8),)),
+    "BatchHardTripletLoss": lambda: (lc.BatchHardTripletLoss(soft=True), (_x(16, 8), _labels)),
+    "semi_hard_triplet_loss": lambda: (_bind(lc.semi_hard_triplet_loss, labels=_labels, margin=1.0), (_x(16, 8),)),
+    "SemiHardTripletLoss": lambda: (lc.SemiHardTripletLoss(squared=False), (_x(16, 8), _labels)),
+    "margin_softmax_loss": lambda: (
+        _bind(lc.margin_softmax_loss, weight=_x(5, 8), target=torch.randint(0, 5, (16,)), kind="arcface"),
+        (_x(16, 8),),
+    ),
+    "MarginSoftmaxLoss": lambda: (lc.MarginSoftmaxLoss(8, 5), (_x(16, 8), torch.randint(0, 5, (16,)))),
     # sampled softmax and negative sampling (fixed candidates: a generator cannot be traced)
     "negative_sampling_loss": lambda: (lc.negative_sampling_loss, (_x(16, 8), _x(16, 8), _x(16, 5, 8))),
     "NegativeSamplingLoss": lambda: (lc.NegativeSamplingLoss(), (_x(16, 8), _x(16, 8), _x(5, 8))),
@@ -217,6 +236,12 @@ def test_device_mode_still_rejects_bad_values():
         lc.softmax_focal_loss(torch.randn(2, 3), torch.tensor([0, 3]))
     with lc.value_checks("device"), pytest.raises(RuntimeError, match=r"target values must be one of \(-1, 1\)"):
         lc.hinge_loss(x, torch.tensor([1.0, -1.0, 0.0, 1.0]))
+    with lc.value_checks("device"), pytest.raises(RuntimeError, match=r"labels must contain at least 2 classes"):
+        lc.batch_hard_triplet_loss(torch.randn(4, 3), torch.zeros(4, dtype=torch.long))
+    with lc.value_checks("device"), pytest.raises(RuntimeError, match=r"every class needs at least 2 samples"):
+        lc.batch_hard_triplet_loss(torch.randn(3, 3), torch.tensor([0, 0, 1]))
+    with lc.value_checks("device"), pytest.raises(RuntimeError, match=r"embeddings must be finite"):
+        lc.batch_hard_triplet_loss(torch.tensor([[0.0], [float("nan")], [1.0], [2.0]]), torch.tensor([0, 0, 1, 1]))
 
 
 def test_compiled_losses_reject_bad_values_without_a_graph_break():
