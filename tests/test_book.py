@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("*.ipynb"))
 VERDICTS = {"holds", "holds with a caveat", "does not hold"}
-CLAIM_HEADING = re.compile(r"^#{2,4} Claim (C\d{3}\.\d+):", re.MULTILINE)
+CLAIM_HEADING = re.compile(r"^#{2,4} Claim (C\d{3}\.\d+[a-z]?):", re.MULTILINE)
 VERDICT_LINE = re.compile(r"^\*\*Verdict: (holds|holds with a caveat|does not hold)\.\*\*")
 COLAB_TAGS = {"remove-cell", "skip-execution", "nbval-skip"}
 
@@ -94,7 +94,7 @@ def test_claims_file_is_well_formed():
     ids = [c["id"] for c in claims]
     assert len(ids) == len(set(ids)), "duplicate claim IDs"
     for claim in claims:
-        assert re.fullmatch(r"C\d{3}\.\d+", claim["id"]), claim
+        assert re.fullmatch(r"C\d{3}\.\d+[a-z]?", claim["id"]), claim
         assert claim["verdict"] in VERDICTS, claim
         assert len(claim["claim"].split()) >= 5, claim
         assert (BOOK / f"{claim['chapter']}.ipynb").exists(), f"{claim['id']}: no chapter {claim['chapter']}"
