@@ -88,6 +88,16 @@ def balanced_accuracy(prediction: Tensor, target: Tensor) -> float:
     return float((hits.sum(dim=1).double() / support).mean())
 
 
+def _check_binary_ranking(scores: Tensor, target: Tensor) -> None:
+    """Scores (N,) and their 0/1 labels (N,), for the ranking metrics."""
+    C.check_floating(scores, "scores")
+    C.check_tensor(target, "target")
+    if scores.dim() != 1:
+        raise ValueError(f"scores must have shape (N,), got {tuple(scores.shape)}")
+    C.check_same_shape(scores, target, ("scores", "target"))
+    C.check_values_among(target, "target", (0, 1))
+
+
 def average_precision(scores: Tensor, target: Tensor) -> float:
     r"""Average precision of a binary ranking: :math:`\sum_k (R_k - R_{k-1}) P_k`.
 
@@ -103,12 +113,7 @@ def average_precision(scores: Tensor, target: Tensor) -> float:
         >>> average_precision(torch.tensor([0.9, 0.8, 0.3, 0.1]), torch.tensor([1, 0, 1, 0]))
         0.8333333333333333
     """
-    C.check_floating(scores, "scores")
-    C.check_tensor(target, "target")
-    if scores.dim() != 1:
-        raise ValueError(f"scores must have shape (N,), got {tuple(scores.shape)}")
-    C.check_same_shape(scores, target, ("scores", "target"))
-    C.check_values_in(target, "target", 0, 1)
+    _check_binary_ranking(scores, target)
     y = target.double()
     num_pos = y.sum()
     if float(num_pos) == 0:
@@ -410,12 +415,7 @@ def roc_auc(scores: Tensor, target: Tensor) -> float:
         >>> roc_auc(torch.tensor([0.5, 0.5, 0.5]), torch.tensor([1, 0, 0]))
         0.5
     """
-    C.check_floating(scores, "scores")
-    C.check_tensor(target, "target")
-    if scores.dim() != 1:
-        raise ValueError(f"scores must have shape (N,), got {tuple(scores.shape)}")
-    C.check_same_shape(scores, target, ("scores", "target"))
-    C.check_values_among(target, "target", (0, 1))
+    _check_binary_ranking(scores, target)
     y = target.double()
     n_pos = float(y.sum())
     n_neg = y.numel() - n_pos

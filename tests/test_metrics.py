@@ -125,7 +125,7 @@ def test_fit_temperature_recovers_a_known_temperature():
         (lambda: expected_calibration_error(torch.zeros(3, 2), torch.zeros(3, 2)), TypeError, r"target must hold class indices"),
         (lambda: expected_calibration_error(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), n_bins=0), ValueError, r"n_bins must be an integer in \[1, inf\], got 0"),
         (lambda: expected_calibration_error(torch.zeros(3, 2, 2), torch.zeros(3, dtype=torch.long)), ValueError, r"logits must have shape \(N,\) or \(N, C\)"),
-        (lambda: average_precision(torch.zeros(3), torch.tensor([0, 2, 1])), ValueError, r"target values must be in \[0, 1\], got 2"),
+        (lambda: average_precision(torch.zeros(3), torch.tensor([0, 2, 1])), ValueError, r"target values must be one of \(0, 1\), got 2"),
         (lambda: average_precision(torch.zeros(3, 1), torch.zeros(3, 1)), ValueError, r"scores must have shape \(N,\)"),
         (lambda: balanced_accuracy(torch.zeros(3, dtype=torch.long), torch.zeros(4, dtype=torch.long)), ValueError, r"target must have the same shape as prediction"),
         (lambda: fit_temperature(torch.zeros(3), torch.zeros(3, dtype=torch.long)), ValueError, r"logits must have shape \(N, C\)"),
