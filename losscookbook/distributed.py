@@ -113,8 +113,13 @@ def all_gather_with_grad(tensor: Tensor, group: dist.ProcessGroup | None = None)
     :math:`p` computes :math:`L_p` from the gathered tensor and DDP averages the parameter
     gradients, the update is the gradient of :math:`\frac{1}{W} \sum_p L_p`: the same as one
     process that computes every :math:`L_p` on the concatenated batch and averages them. Use it
-    for in-batch negatives and for mining over the global batch: each process keeps its own
-    anchors (or queries) and compares them with everybody's embeddings.
+    for in-batch negatives: each process keeps its own queries and compares them with
+    everybody's embeddings. For mining over the global batch (batch-hard, semi-hard, batch-all),
+    gather the labels too and compute the loss of the whole batch on every process: every
+    process then sends its own rows :math:`W` times the single-process gradient, and DDP's
+    average divides by :math:`W`, so the update is exactly that of one process on the global
+    batch (at the price of each process mining the whole batch). Integer tensors (labels) are
+    gathered too; they carry no gradient.
 
     On a single process it returns ``tensor`` unchanged.
 

@@ -81,6 +81,14 @@ def _worker(rank: int, port: int, queue) -> None:
         out["ghm_grads"] = grads
         out["ghm_acc"] = ghm.acc_sum.tolist()
 
+        # batch-hard mining over the global batch: the loss of the whole batch on every process
+        x = x_all[rows].clone().requires_grad_(True)
+        labels = (torch.arange(WORLD * N) % 4)[rows]
+        loss = lc.batch_hard_triplet_loss(D.all_gather_with_grad(x), D.all_gather_with_grad(labels))
+        loss.backward()
+        out["mined_loss"] = float(loss.detach())
+        out["mined_grad"] = x.grad.tolist()
+
         out["class_counts"] = D.global_class_counts(classes_all[rows], 5, ignore_index=-100).tolist()
         queue.put((rank, out))
     finally:
@@ -128,6 +136,19 @@ def test_distributed_ghm_equals_one_process_on_the_whole_batch(results):
     for r in range(WORLD):
         assert results[r]["ghm_grads"] == pytest.approx(expected, rel=1e-5)
         assert results[r]["ghm_acc"] == pytest.approx(ghm.acc_sum.tolist(), rel=1e-6)
+
+
+def test_mining_over_the_gathered_batch_gives_w_times_the_single_process_gradient(results):
+    x_all, *_ = _global_batch()
+    x = x_all.clone().requires_grad_(True)
+    loss = lc.batch_hard_triplet_loss(x, torch.arange(WORLD * N) % 4)
+    loss.backward()
+    for r in range(WORLD):
+        assert results[r]["mined_loss"] == pytest.approx(float(loss.detach()), rel=1e-12)
+        # DDP's average over the W processes turns W times the gradient into the gradient
+        torch.testing.assert_close(
+            torch.tensor(results[r]["mined_grad"], dtype=torch.float64), WORLD * x.grad[r * N : (r + 1) * N]
+        )
 
 
 def test_global_class_counts(results):
