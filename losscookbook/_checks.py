@@ -216,14 +216,20 @@ def check_values_in(
     eager = _value_checks_eager(tensor)
     if eager is None or tensor.numel() == 0:
         return
-    above = tensor > low if low_open else tensor >= low
-    below = tensor < high if high_open else tensor <= high
-    bad = ~(above & below)
+
+    def inside(values: Tensor) -> Tensor:  # NaN is outside: every comparison with it is False
+        above = values > low if low_open else values >= low
+        below = values < high if high_open else values <= high
+        return above & below
+
     interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
     if not eager:
-        _assert_none(bad, f"{name} values must be in {interval}")
-    elif bool(bad.any()):
-        example = tensor[bad].flatten()[0].item()
+        _assert_none(~inside(tensor), f"{name} values must be in {interval}")
+        return
+    # eager: one pass for the extremes (NaN propagates into them); the offending value only on failure
+    lowest, highest = torch.aminmax(tensor.to(torch.uint8) if tensor.dtype == torch.bool else tensor)
+    if not bool(inside(torch.stack((lowest, highest))).all()):
+        example = tensor[~inside(tensor)].flatten()[0].item()
         raise ValueError(f"{name} values must be in {interval}, got {example}")
 
 

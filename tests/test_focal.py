@@ -530,6 +530,7 @@ def test_fused_form_used_under_compile_equals_the_eager_form(gamma, alpha):
     loss, grad = _sigmoid_focal_fused(x, y, alpha, gamma)
     torch.testing.assert_close(loss, eager.detach(), rtol=1e-13, atol=1e-300)
     torch.testing.assert_close(grad, x_eager.grad, rtol=1e-12, atol=1e-300)
+    torch._dynamo.reset()  # each parametrization compiles afresh (no recompile limit across cases)
     compiled = torch.compile(lc.sigmoid_focal_loss, fullgraph=True, backend="aot_eager")
     x_c = x.clone().requires_grad_(True)
     compiled(x_c, y, alpha=alpha, gamma=gamma).backward()
