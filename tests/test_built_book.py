@@ -87,3 +87,14 @@ def test_executed_chapters_have_no_error_outputs():
                 assert output.get("output_type") != "error", f"{path.name}: {output.get('ename')}"
                 if output.get("name") == "stderr":
                     pytest.fail(f"{path.name} wrote to stderr: {output.get('text', '')[:200]}")
+
+
+def test_benchmarks_page_shows_every_committed_result():
+    html = _page("benchmarks")
+    assert re.search(r'<img[^>]+src="\.\./_images/[^"]+\.png"', html), "no figure"
+    results = sorted((ROOT / "benchmarks" / "results").glob("*.json"))
+    assert results, "no committed benchmark results"
+    for path in results:
+        assert path.stem in html, f"{path.name} is not shown"
+        for row in json.loads(path.read_text(encoding="utf-8"))["rows"]:
+            assert row["impl"] in html, f"{path.name}: {row['impl']} missing from the page"
