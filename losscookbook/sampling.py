@@ -262,6 +262,20 @@ def unigram_sampler(counts: Tensor, *, power: float = 0.75) -> UnigramSampler:
 
 
 # --------------------------------------------------------------------------- sampled softmax
+def _check_optional_vector(
+    value: Tensor | None, name: str, check_dtype: Callable[[object, str], Tensor], layout: str, length: int,
+    tensors: list[tuple[str, Tensor]],
+) -> None:
+    """An optional 1-D tensor argument: its dtype, its shape ``layout = (length,)``, and its
+    device added to ``tensors`` (checked together by the caller)."""
+    if value is None:
+        return
+    check_dtype(value, name)
+    if tuple(value.shape) != (length,):
+        raise ValueError(f"{name} must have shape {layout} = ({length},), got {tuple(value.shape)}")
+    tensors.append((name, value))
+
+
 def sampled_softmax_loss(
     query: Tensor,
     weight: Tensor,
@@ -376,16 +390,8 @@ def sampled_softmax_loss(
     if logq_on_target and not logq_correction:
         raise ValueError("logq_on_target=True needs logq_correction=True")
     tensors = [("query", query), ("weight", weight), ("target", target), ("sampler.log_probs", log_q)]
-    if bias is not None:
-        C.check_floating(bias, "bias")
-        if tuple(bias.shape) != (num_classes,):
-            raise ValueError(f"bias must have shape (C,) = ({num_classes},), got {tuple(bias.shape)}")
-        tensors.append(("bias", bias))
-    if candidates is not None:
-        C.check_integer(candidates, "candidates")
-        if tuple(candidates.shape) != (num_sampled,):
-            raise ValueError(f"candidates must have shape (num_sampled,) = ({num_sampled},), got {tuple(candidates.shape)}")
-        tensors.append(("candidates", candidates))
+    _check_optional_vector(bias, "bias", C.check_floating, "(C,)", num_classes, tensors)
+    _check_optional_vector(candidates, "candidates", C.check_integer, "(num_sampled,)", num_sampled, tensors)
     C.check_same_device(*tensors)
     C.check_values_in(target, "target", 0, num_classes - 1)
     if candidates is not None:
@@ -554,16 +560,8 @@ def in_batch_softmax_loss(
     C.check_same_shape(query, items, ("query", "items"))
     b = query.shape[0]
     tensors = [("query", query), ("items", items)]
-    if log_q is not None:
-        C.check_floating(log_q, "log_q")
-        if tuple(log_q.shape) != (b,):
-            raise ValueError(f"log_q must have shape (B,) = ({b},), got {tuple(log_q.shape)}")
-        tensors.append(("log_q", log_q))
-    if item_ids is not None:
-        C.check_integer(item_ids, "item_ids")
-        if tuple(item_ids.shape) != (b,):
-            raise ValueError(f"item_ids must have shape (B,) = ({b},), got {tuple(item_ids.shape)}")
-        tensors.append(("item_ids", item_ids))
+    _check_optional_vector(log_q, "log_q", C.check_floating, "(B,)", b, tensors)
+    _check_optional_vector(item_ids, "item_ids", C.check_integer, "(B,)", b, tensors)
     C.check_same_device(*tensors)
 
     dtype = _pair_dtype(query, items)
