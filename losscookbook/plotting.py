@@ -19,7 +19,29 @@ from .metrics import expected_calibration_error, reliability_curve
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["markdown_table", "show_table", "show_source", "reliability_diagram"]
+__all__ = ["glue", "markdown_table", "show_table", "show_source", "reliability_diagram"]
+
+
+def glue(name: str, value: Any, *, display: bool = True) -> None:
+    """Keep ``value`` under ``name`` so that the book's text can quote it, and show it if ``display``.
+
+    In the book build this is myst-nb's ``glue`` (the prose reads the value with
+    ``{glue:text}`name```). Where myst-nb is not installed, as in Colab or a plain Jupyter, nothing
+    is stored and the value is only shown when ``display`` is true, so a chapter runs unchanged
+    with nothing but the package installed.
+
+    Example:
+        >>> glue("answer", 42, display=False)
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        if display:
+            from IPython.display import display as show
+
+            show(value)
+        return
+    myst_glue(name, value, display=display)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, digits: int = 3) -> str:
