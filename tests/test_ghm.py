@@ -160,14 +160,20 @@ def test_gradient_density_counts_per_unit_of_g():
     torch.testing.assert_close(loss, beta * F.binary_cross_entropy_with_logits(x, y, reduction="none"))
 
 
-def test_bin_edges_match_the_reference_exactly():
-    # values on the edges i / bins (in float32) land in the same bin as in the reference
-    bins = 10
+@pytest.mark.parametrize("bins", [7, 10, 11, 29, 30])
+def test_bin_edges_match_the_reference_exactly(bins):
+    # values on the edges i / bins (in float32) and one and two floats either side of them land
+    # in the same bin as in the reference (floor(g * bins) alone is off by one for some of them)
     edges = torch.arange(bins + 1).float() / bins
-    g = torch.cat([edges, edges[1:-1] - 1e-7, edges[1:-1] + 1e-7]).clamp(0, 1)
+    below = torch.nextafter(edges, torch.zeros(()))
+    above = torch.nextafter(edges, torch.ones(()))
+    g = torch.cat([edges, below, above, torch.nextafter(below, torch.zeros(())), torch.nextafter(above, torch.ones(()))]).clamp(0, 1)
     ours = lc.gradient_density(g, bins=bins) / bins
     expected = torch.tensor([sum(1 for v in g.tolist() if edges[i] <= v < (edges[i + 1] + (1e-6 if i == bins - 1 else 0))) for i in range(bins)], dtype=torch.float32)
     torch.testing.assert_close(ours, expected)
+    if bins in (11, 29):  # the points include some where floor(g * bins) alone picks the wrong bin
+        naive = torch.bincount(torch.floor(g * bins).clamp(0, bins - 1).long(), minlength=bins).float()
+        assert not torch.equal(naive, expected)
 
 
 # ------------------------------------------------------------------ module state
