@@ -141,6 +141,15 @@ def test_each_claim_is_checked_by_an_assert_and_has_the_recorded_verdict(claim):
     )
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_claim_heading_carries_the_label_the_claims_page_links_to(path):
+    text = "\n".join(_source(c) for c in _notebook(path)["cells"] if c["cell_type"] == "markdown")
+    for match in CLAIM_HEADING.finditer(text):
+        label = "claim-" + match.group(1).lower().replace(".", "-")
+        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        assert before == f"({label})=", f"{path.name}: put '({label})=' on the line before the heading of {match.group(1)}"
+
+
 def test_every_claim_in_a_chapter_is_in_the_claims_file():
     listed = {c["id"]: c["chapter"] for c in _claims()}
     for path in CHAPTERS:
@@ -170,3 +179,22 @@ def test_chapter_text_has_no_control_characters(path):
         text = _source(cell)
         bad = sorted({hex(ord(ch)) for ch in text if ord(ch) < 32 and ch not in "\n\t"})
         assert not bad, f"{path.name}: control characters {bad} in: {text[:80]!r}"
+
+
+def test_the_intro_pages_five_line_api_runs():
+    text = (BOOK / "intro.md").read_text(encoding="utf-8")
+    (snippet,) = re.findall(r"## The API in five lines\n\n```python\n(.*?)```", text, re.DOTALL)
+    code = [line for line in snippet.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert len(code) == 5, code
+    import torch
+
+    scope = {
+        "logits": torch.randn(8, 3), "targets": torch.rand(8, 3),
+        "class_logits": torch.randn(8, 5), "labels": torch.randint(0, 5, (8,)),
+    }
+    previous = losscookbook.set_value_checks("auto")
+    try:
+        exec(snippet, scope)
+    finally:
+        losscookbook.set_value_checks(previous)
+    assert torch.isfinite(scope["loss"]) and scope["loss"].ndim == 0

@@ -67,11 +67,21 @@ def test_chapter_page_has_math_figures_citations_and_colab(chapter):
         assert "<table" in html, "tables shown with show_table were not rendered as HTML tables"
 
 
-def test_claims_page_lists_every_claim():
+def test_claims_page_links_every_claim_to_the_section_that_checks_it():
     html = _page("claims")
     with open(ROOT / "book" / "claims.csv", newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            assert row["id"] in html
+        claims = list(csv.DictReader(f))
+    counts = {v: sum(c["verdict"] == v for c in claims) for v in ("holds", "holds with a caveat", "does not hold")}
+    summary = re.sub(r"<[^>]+>", "", html)
+    assert f"{len(claims)} claims" in summary
+    for verdict, n in counts.items():
+        assert f"{n} {verdict}" in summary, f"the count of '{verdict}' ({n}) is not shown"
+    for claim in claims:
+        label = "claim-" + claim["id"].lower().replace(".", "-")
+        href = f'href="{claim["chapter"]}.html#{label}"'
+        assert href in html, f"{claim['id']} does not link to {claim['chapter']}.html#{label}"
+        target = _page(claim["chapter"])
+        assert f'id="{label}"' in target, f"{claim['chapter']}.html has no element with id {label}"
 
 
 def test_bibliography_and_glossary_pages():
