@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import losscookbook as lc
-from harness import compare, report
+from harness import Case, child, run_cases
 
 try:  # optional: only for the comparison
     import kornia.losses as kl
@@ -33,38 +33,37 @@ def torchvision_style_sigmoid_focal(x: torch.Tensor, y: torch.Tensor, alpha: flo
     return (alpha_t * loss).mean()
 
 
-def main(device: torch.device) -> None:
+def cases(device: torch.device) -> list[Case]:
     g = torch.Generator().manual_seed(0)
-    rows: list[dict] = []
-
-    case = "sigmoid 4096x1024"
     x = (torch.randn(4096, 1024, generator=g) * 3).to(device)
     y = (torch.rand(4096, 1024, generator=g) < 0.1).float().to(device)
-    impls = {
+    sigmoid = {
         "BCEWithLogits": lambda a, b: F.binary_cross_entropy_with_logits(a, b),
         "losscookbook gamma=2": lambda a, b: lc.sigmoid_focal_loss(a, b, alpha=0.25, gamma=2.0),
         "losscookbook gamma=0.5": lambda a, b: lc.sigmoid_focal_loss(a, b, alpha=0.25, gamma=0.5),
         "torchvision formula gamma=2": torchvision_style_sigmoid_focal,
     }
     if kl is not None:
-        impls["kornia binary_focal gamma=2"] = lambda a, b: kl.binary_focal_loss_with_logits(a, b, alpha=0.25, gamma=2.0, reduction="mean")
-    rows += compare(case, impls, (x, y), baseline="BCEWithLogits", device=device)
-
-    case = "softmax 50000x80"
-    x = (torch.randn(50_000, 80, generator=g) * 3).to(device)
+        sigmoid["kornia binary_focal gamma=2"] = lambda a, b: kl.binary_focal_loss_with_logits(a, b, alpha=0.25, gamma=2.0, reduction="mean")
+    logits = (torch.randn(50_000, 80, generator=g) * 3).to(device)
     t = torch.randint(0, 80, (50_000,), generator=g).to(device)
-    impls = {
+    softmax = {
         "cross_entropy": lambda a, b: F.cross_entropy(a, b),
         "losscookbook softmax gamma=2": lambda a, b: lc.softmax_focal_loss(a, b, gamma=2.0),
     }
     if kl is not None:
-        impls["kornia focal_loss gamma=2"] = lambda a, b: kl.focal_loss(a, b, alpha=None, gamma=2.0, reduction="mean")
-    rows += compare(case, impls, (x, t), baseline="cross_entropy", device=device)
+        softmax["kornia focal_loss gamma=2"] = lambda a, b: kl.focal_loss(a, b, alpha=None, gamma=2.0, reduction="mean")
+    return [
+        Case("sigmoid 4096x1024", sigmoid, (x, y), "BCEWithLogits"),
+        Case("softmax 50000x80", softmax, (logits, t), "cross_entropy"),
+    ]
 
-    report("focal", device, rows)
+
+def main(device: torch.device) -> None:
+    run_cases("focal", __file__, cases, device)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not child(cases):
     from losscookbook.training import default_device
 
     main(default_device())

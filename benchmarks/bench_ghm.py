@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import losscookbook as lc
-from harness import compare, report
+from harness import Case, child, run_cases
 
 
 class LoopGHMC(torch.nn.Module):
@@ -51,33 +51,48 @@ class LoopGHMC(torch.nn.Module):
         return (loss * weights).sum() / tot
 
 
-def main(device: torch.device) -> None:
-    g = torch.Generator().manual_seed(0)
-    rows: list[dict] = []
-    for n in (65_536, 1_048_576, 4_194_304):
-        case = f"{n} logits, 30 bins"
-        x = (torch.randn(n, generator=g) * 3).to(device)
-        y = (torch.rand(n, generator=g) < 0.1).float().to(device)
+SIZES = (65_536, 1_048_576, 4_194_304)
+LOOP = "loop over bins (reference)"
+
+
+def _inputs(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(n)
+    x = (torch.randn(n, generator=g) * 3).to(device)
+    y = (torch.rand(n, generator=g) < 0.1).float().to(device)
+    return x, y
+
+
+def cases(device: torch.device) -> list[Case]:
+    out = []
+    for n in SIZES:
+        x, y = _inputs(n, device)
         ones = torch.ones(n, device=device)
         loop = LoopGHMC(30, 0.75).to(device)
         ours = lc.GHMCLoss(bins=30, momentum=0.75).to(device)
-        # the two agree (same moving average after the same calls) before anything is timed
-        check_loop, check_ours = LoopGHMC(30, 0.75).to(device), lc.GHMCLoss(bins=30, momentum=0.75).to(device)
-        for _ in range(3):
-            a, b = check_loop(x, y, ones), check_ours(x, y)
-        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
         impls = {
-            "loop over bins (reference)": lambda a, b: loop(a, b, ones),
-            "losscookbook GHMCLoss": lambda a, b: ours(a, b),
+            LOOP: lambda a, b, loop=loop, ones=ones: loop(a, b, ones),
+            "losscookbook GHMCLoss": lambda a, b, ours=ours: ours(a, b),
             "losscookbook ghmc_loss": lambda a, b: lc.ghmc_loss(a, b, bins=30),
             "BCEWithLogits": lambda a, b: F.binary_cross_entropy_with_logits(a, b),
         }
         # the loop reads a count back to the host once per bin: it is not compiled (a graph break per bin)
-        rows += compare(case, impls, (x, y), baseline="BCEWithLogits", device=device, eager_only=("loop over bins (reference)",))
-    report("ghm", device, rows)
+        out.append(Case(f"{n} logits, 30 bins", impls, (x, y), "BCEWithLogits", eager_only=(LOOP,)))
+    return out
 
 
-if __name__ == "__main__":
+def main(device: torch.device) -> None:
+    # the two agree (same moving average after the same calls) before anything is timed
+    for n in SIZES:
+        x, y = _inputs(n, device)
+        ones = torch.ones(n, device=device)
+        check_loop, check_ours = LoopGHMC(30, 0.75).to(device), lc.GHMCLoss(bins=30, momentum=0.75).to(device)
+        for _ in range(3):
+            a, b = check_loop(x, y, ones), check_ours(x, y)
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+    run_cases("ghm", __file__, cases, device)
+
+
+if __name__ == "__main__" and not child(cases):
     from losscookbook.training import default_device
 
     main(default_device())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from harness import compare, report
+from harness import Case, child, run_cases
 
 import losscookbook as lc
 
@@ -20,8 +20,8 @@ def handwritten(logits, target, smoothing=0.1):
     return ((1 - smoothing) * nll - smoothing * logp.mean(-1)).mean()
 
 
-def main(device: torch.device) -> None:
-    rows = []
+def cases(device: torch.device) -> list[Case]:
+    out = []
     sizes = [(4096, 1000), (65536, 100)] if device.type == "cpu" else [(65536, 1000), (262144, 100)]
     for n, c in sizes:
         g = torch.Generator().manual_seed(0)
@@ -40,9 +40,13 @@ def main(device: torch.device) -> None:
             }
             if not kwargs:
                 impls["hand-written (timm style)"] = handwritten
-            rows += compare(case, impls, (logits, t), baseline="torch cross_entropy", device=device)
-    report("smoothing", device, rows)
+            out.append(Case(case, impls, (logits, t), "torch cross_entropy"))
+    return out
 
 
-if __name__ == "__main__":
+def main(device: torch.device) -> None:
+    run_cases("smoothing", __file__, cases, device)
+
+
+if __name__ == "__main__" and not child(cases):
     main(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
