@@ -181,7 +181,9 @@ class _WeightedBCE(torch.autograd.Function):
         ctx.input_dtype = input.dtype
         if elementwise:
             return bce * weight
-        return torch.dot(bce.flatten(), weight.flatten()) * scale
+        # bce is a temporary too; torch's sum (cascade summation), not a dot product, whose float32
+        # accumulator loses digits over millions of terms
+        return bce.mul_(weight).sum() * scale
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
