@@ -223,6 +223,7 @@ def colab_like(tmp_path_factory):
 
 def test_fresh_environment_holds_only_what_colab_ships(colab_like):
     before = colab_like["before"]
+    print("\nThe Colab-like environment before the install cell:", ", ".join(f"{k}=={v}" for k, v in sorted(before.items())))
     for name in ("torch", "numpy", "matplotlib", "ipykernel"):
         assert before.get(name) == metadata.version(name), f"{name}: {before.get(name)}"
     present = [name for name in NOT_IN_COLAB if canonicalize_name(name) in before]
