@@ -294,3 +294,36 @@ def test_chapter_runs_after_its_install_cell_in_a_colab_like_environment(colab_l
     setup = ", ".join(f"{k} {v:.1f} s" for k, v in colab_like["timings"].items())
     print(f"\nColab-like run of {chapter}: {elapsed:.1f} s in the kernel, of which the install cell "
           f"{_cell_seconds(install):.1f} s (setup: {setup}); installed on top: {added}")
+
+
+def _install_cell_source() -> str:
+    nb = nbformat.read(BOOK / "label_smoothing.ipynb", as_version=4)  # every chapter has the same one
+    return next(c for c in nb.cells if c.cell_type == "code").source
+
+
+@pytest.mark.parametrize(
+    ("in_colab", "override", "expected"),
+    [
+        (False, None, None),  # a local Jupyter or the book build: nothing is installed
+        (True, None, f"losscookbook @ git+https://github.com/losscookbook/losscookbook@v{losscookbook.__version__}"),
+        (False, "/tmp/losscookbook-0.1.0-py3-none-any.whl", "/tmp/losscookbook-0.1.0-py3-none-any.whl"),
+        (True, "./losscookbook", "./losscookbook"),
+        (False, "", None),  # set but empty counts as unset
+    ],
+)
+def test_install_cell_installs_what_and_where(in_colab, override, expected, monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "check_call", lambda cmd, **kw: calls.append(cmd))
+    if in_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", object())
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    if override is None:
+        monkeypatch.delenv("LOSSCOOKBOOK_INSTALL", raising=False)
+    else:
+        monkeypatch.setenv("LOSSCOOKBOOK_INSTALL", override)
+    exec(compile(_install_cell_source(), "install-cell", "exec"), {})
+    if expected is None:
+        assert calls == []
+    else:
+        assert calls == [[sys.executable, "-m", "pip", "install", "-q", expected]]
