@@ -77,6 +77,11 @@ def test_chapter_starts_with_title_and_colab_cell_pinned_to_this_version(path):
     assert '"google.colab" in sys.modules' in source
     pins = re.findall(r"@v(\d+\.\d+\.\d+\S*?)\"", source)
     assert pins == [losscookbook.__version__], f"{path.name} installs {pins}, the package is {losscookbook.__version__}"
+    # the install target can be pointed elsewhere (tests/test_colab.py points it at a freshly built wheel)
+    assert 'os.environ.get("LOSSCOOKBOOK_INSTALL")' in source
+    # one install cell for the whole book, byte for byte: the template chapter's
+    template = _source(next(c for c in _notebook(BOOK / "label_smoothing.ipynb")["cells"] if c["cell_type"] == "code"))
+    assert source == template, f"{path.name}: the install cell differs from the one in label_smoothing.ipynb"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

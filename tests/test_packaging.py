@@ -65,10 +65,35 @@ def test_version_comes_from_one_place():
     assert f"@v{losscookbook.__version__}" in readme
 
 
+def test_readme_install_and_version_lines_follow_the_package_version():
+    readme = (ROOT / "README.md").read_text()
+    pins = re.findall(r"losscookbook@v(\d+\.\d+\.\d+\S*?)\"", readme)
+    assert pins and set(pins) == {losscookbook.__version__}, f"README installs {pins}, the package is {losscookbook.__version__}"
+    stated = re.findall(r"current version is (\d+\.\d+\.\d+)", readme)
+    assert stated == [losscookbook.__version__], stated
+
+
+def test_changelog_newest_entry_is_this_version():
+    text = (ROOT / "CHANGELOG.md").read_text()
+    assert text.startswith("# Changelog\n")
+    assert "keepachangelog.com" in text
+    headings = re.findall(r"^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$", text, re.MULTILINE)
+    assert headings[0] == ("Unreleased", ""), "Keep a Changelog: an [Unreleased] section comes first"
+    released = headings[1:]
+    assert released and released[0][0] == losscookbook.__version__, f"newest entry {released[:1]}, the package is {losscookbook.__version__}"
+    for version_, date in released:
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version_) and date, f"## [{version_}] needs a YYYY-MM-DD date"
+        assert re.search(rf"^\[{re.escape(version_)}\]: https://\S+$", text, re.MULTILINE), f"no link for [{version_}]"
+    assert [d for _, d in released] == sorted((d for _, d in released), reverse=True), "newest entry first"
+    # the entries cover what the package contains
+    for module_name in _public_modules():
+        assert f"`{module_name}`" in text, f"CHANGELOG.md never mentions the module {module_name}"
+
+
 def test_extras_are_the_documented_ones():
     assert set(PYPROJECT["project"]["optional-dependencies"]) == {"plot", "book", "test", "bench"}
     core = {canonicalize_name(Requirement(r).name) for r in PYPROJECT["project"]["dependencies"]}
-    assert core == {"torch", "numpy"}
+    assert core == {"torch", "numpy", "tqdm"}
     for r in PYPROJECT["project"]["dependencies"]:
         assert all(s.operator == ">=" for s in Requirement(r).specifier), f"{r}: core dependencies take lower bounds only"
 
