@@ -572,23 +572,29 @@ class LossComparison:
                     values[loss][m].append(METRICS[m].fn(output, _check_metric_data(m, output, target, "data targets")))
         return LossComparison(list(self.losses), list(self.seeds), names, values, {}, {}, self.models, self._predict_fn)
 
-    def plot(self, *, axes: Sequence[Axes] | None = None, confidence: float = 0.95) -> list[Axes]:
+    def plot(
+        self, *, metrics: Sequence[str] | None = None, axes: Sequence[Axes] | None = None, confidence: float = 0.95
+    ) -> list[Axes]:
         """One panel per metric: each loss's seeds as dots, their mean and ``confidence`` interval as a bar.
 
-        Returns the list of axes (one per metric); pass ``axes`` to draw into existing ones.
+        ``metrics`` selects the panels (default: every metric of the comparison). Returns the list
+        of axes, one per metric; pass ``axes`` to draw into existing ones.
         """
         import matplotlib.pyplot as plt
 
+        names = list(self.metrics) if metrics is None else _metric_names(metrics)
+        for i, name in enumerate(names):
+            C.check_choice(name, f"metrics[{i}]", tuple(self.metrics))
         if axes is None:
             width = min(4.0, 1.2 + 0.7 * len(self.losses))
-            fig, created = plt.subplots(1, len(self.metrics), figsize=(width * len(self.metrics), 3.2), squeeze=False)
+            fig, created = plt.subplots(1, len(names), figsize=(width * len(names), 3.2), squeeze=False)
             axes = list(created[0])
         else:
             axes = list(axes)
-            if len(axes) != len(self.metrics):
-                raise ValueError(f"axes must hold one axes per metric ({len(self.metrics)}), got {len(axes)}")
+            if len(axes) != len(names):
+                raise ValueError(f"axes must hold one axes per metric ({len(names)}), got {len(axes)}")
         offsets = torch.linspace(-0.15, 0.15, len(self.seeds)).tolist() if len(self.seeds) > 1 else [0.0]
-        for ax, metric in zip(axes, self.metrics):
+        for ax, metric in zip(axes, names):
             for i, loss in enumerate(self.losses):
                 s = self.summary(loss, metric, confidence=confidence)
                 finite = math.isfinite(s.low)
@@ -652,6 +658,25 @@ def _outputs(
         targets.append(y.cpu())
     model.train(was_training)
     return torch.cat(outputs), torch.cat(targets)
+
+
+class _NoProgress:
+    """Stands in for a ``tqdm`` bar when ``progress=False``."""
+
+    def __init__(self, **kwargs: object) -> None:
+        pass
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def set_postfix_str(self, text: str) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
 
 
 def _fresh_loss(loss: Callable[[Tensor, Tensor], Tensor], device: torch.device) -> Callable[[Tensor, Tensor], Tensor]:
@@ -787,13 +812,16 @@ def compare_losses(
             raise ValueError(f"metrics: {name!r} cannot be computed on val: {error}") from error
     del model, output
 
-    from tqdm.auto import tqdm
+    if progress:
+        from tqdm.auto import tqdm
+    else:  # silent: no bar is created (and tqdm is not imported)
+        tqdm = _NoProgress
 
     values: dict[str, dict[str, list[float]]] = {loss: {m: [] for m in names} for loss in losses}
     val_loss: dict[str, list[float]] = {loss: [] for loss in losses}
     history: dict[str, list[list[float]]] = {loss: [] for loss in losses}
     models: dict[str, list[nn.Module]] = {loss: [] for loss in losses} if keep_models else {}
-    with tqdm(total=len(losses) * len(seeds), desc="compare_losses", disable=not progress, leave=False) as bar:
+    with tqdm(total=len(losses) * len(seeds), desc="compare_losses", leave=False) as bar:
         for name, loss in losses.items():
             for seed in seeds:
                 bar.set_postfix_str(f"{name}, seed {seed}")
