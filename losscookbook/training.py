@@ -261,6 +261,9 @@ class Metric(NamedTuple):
     fn: Callable[[Tensor, Tensor], float]
     description: str
 
+    def __repr__(self) -> str:
+        return f"Metric({self.name!r}, {self.task}, {'higher' if self.higher_is_better else 'lower'} is better)"
+
 
 def _binary_logits(output: Tensor) -> Tensor | None:
     """The binary logit (N,) of an output (N,), (N, 1) or (N, 2); None for C >= 3 outputs."""
@@ -365,6 +368,7 @@ def _r2(output: Tensor, target: Tensor) -> float:
     return float(1.0 - (_errors(output, target) ** 2).sum() / ((y - y.mean()) ** 2).sum())
 
 
+#: The metrics :func:`compare_losses` and :func:`compute_metric` know, by name.
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
