@@ -228,7 +228,7 @@ def test_binary_one_logit_regression_and_multiclass_models(device):
         seeds=[0, 1], epochs=100, lr=0.05, device=device, progress=False,
     )
     assert regression.best("r2") in ("MSE", "Huber") and min(regression.values["MSE"]["r2"]) > 0.9
-    classes = torch.bucketize(X[:, 0], torch.tensor([-0.5, 0.5]))
+    classes = torch.bucketize(X[:, 0].contiguous(), torch.tensor([-0.5, 0.5]))
     multiclass = compare_losses(
         lambda: mlp(3, 3, hidden=8, depth=1), {"CE": F.cross_entropy, "focal": lc.SoftmaxFocalLoss(gamma=2.0)},
         train=(X[:200], classes[:200]), val=(X[200:], classes[200:]), metrics=("accuracy", "f1", "roc_auc"),
