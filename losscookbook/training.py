@@ -383,7 +383,9 @@ METRICS: dict[str, Metric] = {
         Metric("log_loss", "classification", False, _log_loss, "mean negative log-likelihood (cross-entropy)"),
         Metric("mae", "regression", False, lambda o, t: float(_errors(o, t).abs().mean()), "mean absolute error"),
         Metric("mse", "regression", False, lambda o, t: float((_errors(o, t) ** 2).mean()), "mean squared error"),
-        Metric("rmse", "regression", False, lambda o, t: float((_errors(o, t) ** 2).mean().sqrt()), "root mean squared error"),
+        Metric(
+            "rmse", "regression", False, lambda o, t: float((_errors(o, t) ** 2).mean().sqrt()), "root mean squared error"
+        ),
         Metric(
             "median_absolute_error", "regression", False,
             lambda o, t: float(torch.quantile(_errors(o, t).abs(), 0.5)), "median of the absolute errors",
@@ -410,12 +412,16 @@ def _check_metric_data(name: str, output: Tensor, target: Tensor, targets: str) 
     """Check that metric ``name`` can read ``output`` and ``target``; return the targets it reads."""
     metric = METRICS[name]
     if output.shape[0] != target.shape[0]:
-        raise ValueError(f"the model's output must have one row per entry of {targets}, expected {target.shape[0]}, got {output.shape[0]}")
+        raise ValueError(
+            f"the model's output must have one row per entry of {targets}, expected {target.shape[0]}, got {output.shape[0]}"
+        )
     if metric.task == "regression":
         C.check_floating(target, f"{targets} (read by the regression metric {name!r})")
         C.check_same_shape(target, output.reshape(output.shape[0], -1)[:, 0], (targets, f"the output for {name!r}"))
         if output.dim() > 2 or (output.dim() == 2 and output.shape[1] != 1):
-            raise ValueError(f"the regression metric {name!r} needs an output of shape (N,) or (N, 1), got {tuple(output.shape)}")
+            raise ValueError(
+                f"the regression metric {name!r} needs an output of shape (N,) or (N, 1), got {tuple(output.shape)}"
+            )
         return target
     hint = f" (the classification metric {name!r} reads class labels; regression targets need a metric such as 'mae')"
     if target.is_floating_point():
@@ -423,9 +429,12 @@ def _check_metric_data(name: str, output: Tensor, target: Tensor, targets: str) 
         target = target.long()
     target = C.class_indices(target, f"{targets} (read by the classification metric {name!r})")
     if output.dim() not in (1, 2):
-        raise ValueError(f"the classification metric {name!r} needs an output of shape (N,) or (N, C), got {tuple(output.shape)}")
+        raise ValueError(
+            f"the classification metric {name!r} needs an output of shape (N,) or (N, C), got {tuple(output.shape)}"
+        )
     if _binary_logits(output) is not None:
-        C.check_values_among(target, targets, (0, 1), f" (a binary output of shape {tuple(output.shape)} reads 0/1 labels)")
+        binary = f" (a binary output of shape {tuple(output.shape)} reads 0/1 labels)"
+        C.check_values_among(target, targets, (0, 1), binary)
         return target
     return C.check_class_target(output, target)
 
@@ -621,15 +630,22 @@ def _check_data(data: object, name: str) -> None:
     if _is_pair(data):
         X, y = data  # type: ignore[misc]
         if X.dim() == 0 or y.dim() == 0 or X.shape[0] != y.shape[0]:
-            raise ValueError(f"{name} must be (X, y) with one target per row of X, got X of shape {tuple(X.shape)} and y of shape {tuple(y.shape)}")
+            raise ValueError(
+                f"{name} must be (X, y) with one target per row of X, "
+                f"got X of shape {tuple(X.shape)} and y of shape {tuple(y.shape)}"
+            )
         if X.shape[0] == 0:
             raise ValueError(f"{name} must hold at least one row, got X of shape {tuple(X.shape)}")
         return
     if isinstance(data, (tuple, list, str, bytes, Tensor)) or not isinstance(data, Iterable):
-        raise TypeError(f"{name} must be a pair of tensors (X, y) or a DataLoader yielding (x, y) batches, got {type(data).__name__}")
+        raise TypeError(
+            f"{name} must be a pair of tensors (X, y) or a DataLoader yielding (x, y) batches, got {type(data).__name__}"
+        )
 
 
-def _batches(data: tuple[Tensor, Tensor] | Iterable, batch_size: int | None, generator: torch.Generator | None) -> Iterator[tuple[Tensor, Tensor]]:
+def _batches(
+    data: tuple[Tensor, Tensor] | Iterable, batch_size: int | None, generator: torch.Generator | None
+) -> Iterator[tuple[Tensor, Tensor]]:
     """(x, y) batches: of a tensor pair (all rows at once, or shuffled batches), or what a loader yields."""
     if not _is_pair(data):
         for i, batch in enumerate(data):
@@ -785,13 +801,13 @@ def compare_losses(
     device = default_device() if device is None else torch.device(device)
 
     # dry run: a fresh model, every loss on two training rows, every metric on the validation set
+    x, y = next(iter(_batches(train, None, None)))
+    x, y = x[:2].to(device), y[:2].to(device)
     seed_everything(seeds[0])
     model = model_fn()
     if not isinstance(model, nn.Module):
         raise TypeError(f"model_fn must return an nn.Module, got {type(model).__name__}")
     model = model.to(device)
-    x, y = next(iter(_batches(train, None, None)))
-    x, y = x[:2].to(device), y[:2].to(device)
     output = model(x)
     for name, loss in losses.items():
         try:

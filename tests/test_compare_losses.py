@@ -387,3 +387,20 @@ def test_model_fn_must_build_a_module():
     X, y, Xv, yv = _blobs()
     with pytest.raises(TypeError, match=r"model_fn must return an nn.Module, got function"):
         compare_losses(lambda: F.relu, {"CE": F.cross_entropy}, train=(X, y), val=(Xv, yv), device="cpu", progress=False)
+
+
+def test_predict_fn_maps_the_output_the_metrics_read():
+    X, y, Xv, yv = _blobs()
+    kw = {**KW, "metrics": ("accuracy",), "seeds": [0]}
+    plain = compare_losses(_model, {"CE": F.cross_entropy}, train=(X, y), val=(Xv, yv), **kw)
+    flipped = compare_losses(_model, {"CE": F.cross_entropy}, train=(X, y), val=(Xv, yv), predict_fn=lambda z: z.flip(1), **kw)
+    assert flipped.values["CE"]["accuracy"][0] == pytest.approx(1 - plain.values["CE"]["accuracy"][0], abs=1e-12)
+
+
+def test_a_loader_that_does_not_yield_pairs_is_rejected_before_training():
+    X, y, Xv, yv = _blobs()
+    loader = [{"x": X[:10], "y": y[:10]}]
+    build, calls = _trap_model()
+    with pytest.raises(TypeError, match=r"the data loader must yield \(x, y\) pairs, batch 0 is a dict"):
+        compare_losses(build, {"CE": F.cross_entropy}, train=loader, val=(Xv, yv), device="cpu", progress=False)
+    assert not calls
