@@ -399,7 +399,7 @@ def test_predict_fn_maps_the_output_the_metrics_read():
 
 def test_a_loader_that_does_not_yield_pairs_is_rejected_before_training():
     X, y, Xv, yv = _blobs()
-    loader = [{"x": X[:10], "y": y[:10]}]
+    loader = torch.utils.data.DataLoader([{"x": x, "y": t} for x, t in zip(X, y)], batch_size=8)
     build, calls = _trap_model()
     with pytest.raises(TypeError, match=r"the data loader must yield \(x, y\) pairs, batch 0 is a dict"):
         compare_losses(build, {"CE": F.cross_entropy}, train=loader, val=(Xv, yv), device="cpu", progress=False)
