@@ -582,7 +582,7 @@ class LossComparison:
             for model in self.models[loss]:
                 output, target = _outputs(model, data, torch.device("cpu"), self._predict_fn)
                 for m in names:
-                    values[loss][m].append(METRICS[m].fn(output, _check_metric_data(m, output, target, "data targets")))
+                    values[loss][m].append(METRICS[m].fn(output, _check_metric_data(m, output, target, "data target")))
         return LossComparison(list(self.losses), list(self.seeds), names, values, {}, {}, self.models, self._predict_fn)
 
     def plot(
@@ -825,7 +825,7 @@ def compare_losses(
             raise ValueError(f"losses[{name!r}] returned a loss without a gradient: it must be computed from the model's output")
     output, target = _outputs(model, val, device, predict_fn)
     for name in names:
-        checked = _check_metric_data(name, output, target, "val targets")
+        checked = _check_metric_data(name, output, target, "val target")
         try:
             METRICS[name].fn(output, checked)
         except Exception as error:
@@ -880,7 +880,7 @@ def compare_losses(
                     val_loss[name].append(float(total) / seen)
                 output, target = _outputs(model, val, device, predict_fn)
                 for m in names:
-                    values[name][m].append(float(METRICS[m].fn(output, _check_metric_data(m, output, target, "val targets"))))
+                    values[name][m].append(float(METRICS[m].fn(output, _check_metric_data(m, output, target, "val target"))))
                 if keep_models:
                     models[name].append(model.cpu())
                 bar.update(1)

@@ -346,7 +346,7 @@ def _trap_model():
         (dict(train=(torch.zeros(10, 2), torch.zeros(9, dtype=torch.long))), ValueError,
          r"train must be \(X, y\) with one target per row of X, got X of shape \(10, 2\) and y of shape \(9,\)"),
         (dict(metrics=("mae",)), TypeError,
-         r"val targets \(read by the regression metric 'mae'\) must be a floating-point tensor, got dtype torch.int64"),
+         r"val target \(read by the regression metric 'mae'\) must be a floating-point tensor, got dtype torch.int64"),
         (dict(losses={"CE": F.cross_entropy, "MSE": lc.mse_loss}), ValueError,
          r"losses\['MSE'\] does not accept the model's output of shape \(2, 2\) with targets of dtype torch.int64"),
         (dict(losses={"none": lambda z, t: F.cross_entropy(z, t, reduction="none")}), ValueError,
@@ -371,7 +371,7 @@ def test_classification_metric_with_regression_targets_is_rejected():
     X = torch.randn(40, 2, generator=g)
     t = X[:, 0] * 3.0
     build = lambda: nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # noqa: E731
-    with pytest.raises(ValueError, match=r"val targets values must be one of \(0, 1\), got .*classification metric 'recall'"):
+    with pytest.raises(ValueError, match=r"val target values must be one of \(0, 1\), got .*classification metric 'recall'"):
         compare_losses(build, {"MSE": lc.mse_loss}, train=(X, t), val=(X, t), metrics=("recall",), device="cpu", progress=False)
 
 
