@@ -744,6 +744,9 @@ def compare_losses(
             ``device``.
         train: ``(X, y)`` tensors, or an iterable such as a ``DataLoader`` yielding ``(x, y)``
             batches (it is iterated once per epoch; its own shuffling is seeded by the run's seed).
+            The targets go to the losses as they are: class indices for cross-entropy, float 0/1
+            labels for one-logit binary losses (the metrics read both as classes), floats for
+            regression.
         val: the validation data, in either form.
         metrics: names from :data:`METRICS`.
         seeds: one run per seed and loss (at least one; two or more for an interval).
