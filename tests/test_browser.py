@@ -1,0 +1,518 @@
+"""The built book in a real browser: headless Chromium driven by Playwright.
+
+Run by `make test` right after the strict book build (marker ``built_book``). A local HTTP server
+on 127.0.0.1 serves ``_build/html``; one browser visits every page of the book once (the pages of
+the table of contents, the general and module indexes, the search page with a query, and every
+page an internal link with a ``#fragment`` points to) and records what it finds. The tests below
+then check, page by page:
+
+- MathJax has typeset every formula: as many ``mjx-container`` elements as the page's HTML has
+  formulas, none of them a TeX error, and no raw ``$$``, ``\\(`` or ``\\[`` left in the visible text;
+- every image is loaded (non-zero natural size), and every image in the article has a non-zero box;
+- no request leaves the local server (such requests are aborted and listed), and every local
+  request succeeds;
+- no JavaScript error (uncaught exceptions and console errors);
+- the Chinese text renders with real glyphs, not the missing-glyph box ("tofu");
+- every internal link points to an existing file, and its ``#fragment`` to an element id there.
+
+A full-page screenshot of every chapter is saved to ``_build/screenshots/<chapter>.jpg`` (outside
+``_build/html``, so the published site does not carry them).
+
+Chromium comes from the system (Debian's ``chromium``; Playwright's own browser download is not
+used). Without Playwright or Chromium the tests skip and say why; set ``LOSSCOOKBOOK_CHROMIUM``
+to use another Chromium binary.
+"""
+
+from __future__ import annotations
+
+import functools
+import html.parser
+import http.server
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.built_book
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+# Chromium must not try to reach Google's services on its own (they are refused here, and CI
+# must not depend on them); the sandbox needs user namespaces that containers often lack.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1280, "height": 900}
+TIMEOUT_MS = 30_000
+
+# Text nodes MathJax 3 leaves alone: its default skipHtmlTags, and elements with an ignore class.
+_WALK_TEXT_JS = r"""
+(root, skipMath) => {
+  const SKIP = new Set(["SCRIPT", "NOSCRIPT", "STYLE", "TEXTAREA", "PRE", "CODE",
+                        "ANNOTATION", "ANNOTATION-XML"]);
+  // the page's own MathJax configuration decides which classes are processed (MathJax 3 defaults)
+  const options = (window.MathJax && (MathJax.config || MathJax).options) || {};
+  const classes = (names) => new RegExp("(^|\\s)(" + names + ")(\\s|$)");
+  const PROCESS = classes(options.processHtmlClass || "mathjax_process");
+  const IGNORE = classes(options.ignoreHtmlClass || "mathjax_ignore");
+  // the nearest ancestor that says anything decides (a process class inside an ignored block wins)
+  const skipped = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      if (skipMath && e.tagName === "MJX-CONTAINER") return true;
+      const cls = typeof e.className === "string" ? e.className : "";
+      if (PROCESS.test(cls)) return false;
+      if (SKIP.has(e.tagName) || IGNORE.test(cls)) return true;
+    }
+    return false;
+  };
+  const out = [];
+  const walker = root.createTreeWalker(root.body || root, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (!skipped(n.parentElement)) out.push([n.parentElement, n.data]);
+  }
+  return out;
+}
+"""
+
+# One formula per delimited span, as MathJax 3's TeX input finds them by default
+# (\( \), \[ \], $$ $$ and bare \begin{env} ... \end{env}); the leftmost match wins.
+_FORMULA_RE = r"/\\\([\s\S]*?\\\)|\\\[[\s\S]*?\\\]|\$\$[\s\S]*?\$\$|\\begin\{([A-Za-z]+\*?)\}[\s\S]*?\\end\{\1\}/g"
+_RAW_DELIMITER_RE = r"/\$\$|\\\(|\\\)|\\\[|\\\]/"
+
+_MATH_JS = (
+    "async () => {\n"
+    f"  const walk = {_WALK_TEXT_JS};\n"
+    "  const raw = await (await fetch(location.href, {cache: 'no-store'})).text();\n"
+    "  const source = new DOMParser().parseFromString(raw, 'text/html');\n"
+    "  let expected = 0;\n"
+    f"  for (const [, text] of walk(source, false)) expected += (text.match({_FORMULA_RE}) || []).length;\n"
+    "  const leftovers = [];\n"
+    "  for (const [el, text] of walk(document, true)) {\n"
+    f"    const m = text.match({_RAW_DELIMITER_RE});\n"
+    "    if (m && el.checkVisibility()) leftovers.push(text.trim().slice(0, 120));\n"
+    "  }\n"
+    "  const errors = [...document.querySelectorAll('mjx-merror')].map(\n"
+    "    (e) => e.getAttribute('data-mjx-error') || e.textContent.slice(0, 120));\n"
+    "  return {expected, rendered: document.querySelectorAll('mjx-container').length, leftovers, errors};\n"
+    "}"
+)
+
+_IMAGES_JS = r"""
+() => [...document.images].map((img) => {
+  const box = img.getBoundingClientRect();
+  return {src: img.currentSrc || img.src, complete: img.complete,
+          natural: [img.naturalWidth, img.naturalHeight], box: [box.width, box.height],
+          inArticle: !!img.closest("article")};
+})
+"""
+
+_LINKS_JS = r"""
+() => ({
+  links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
+  ids: [...document.querySelectorAll("[id]")].map((e) => e.id)
+        .concat([...document.querySelectorAll("a[name]")].map((a) => a.name)),
+})
+"""
+
+# CJK Unified Ideographs and CJK punctuation.
+_CJK_CHARS_JS = r"""
+() => {
+  const seen = new Map();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || !el.checkVisibility()) continue;
+    for (const ch of n.data.match(/[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]/g) || []) {
+      if (!seen.has(ch)) seen.set(ch, getComputedStyle(el).font);
+    }
+  }
+  return [...seen.entries()];
+}
+"""
+
+# Draw each character with the font its element uses and compare the pixels with a code point
+# that no font has (U+0378 is unassigned): a character drawn exactly like it is the missing-glyph
+# box. Returns the characters that render as that box.
+_TOFU_JS = r"""
+(pairs) => {
+  const canvas = document.createElement("canvas");
+  canvas.width = 64; canvas.height = 64;
+  const ctx = canvas.getContext("2d", {willReadFrequently: true});
+  const draw = (font, text) => {
+    ctx.clearRect(0, 0, 64, 64);
+    ctx.font = font.replace(/\d+(\.\d+)?px/, "32px");
+    ctx.textBaseline = "top";
+    ctx.fillStyle = "#000";
+    ctx.fillText(text, 8, 8);
+    return {pixels: ctx.getImageData(0, 0, 64, 64).data.join(","), width: ctx.measureText(text).width};
+  };
+  const tofu = new Map();
+  const missing = [];
+  for (const [ch, font] of pairs) {
+    if (!tofu.has(font)) tofu.set(font, draw(font, "\u0378"));
+    const ref = tofu.get(font);
+    const got = draw(font, ch);
+    if (got.pixels === ref.pixels || got.width === 0) missing.push(ch);
+  }
+  return missing;
+}
+"""
+
+
+@dataclass
+class PageReport:
+    """What the browser saw on one page."""
+
+    url: str
+    math: dict = field(default_factory=dict)
+    images: list = field(default_factory=list)
+    js_errors: list = field(default_factory=list)
+    links: list = field(default_factory=list)
+    ids: set = field(default_factory=set)
+    cjk_chars: list = field(default_factory=list)
+    cjk_missing: list = field(default_factory=list)
+    screenshot: Path | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Crawl:
+    base: str
+    pages: dict  # page path relative to HTML -> PageReport
+    external: list  # (page, url) of requests to other hosts, all aborted
+    failed: list  # (page, url, reason) of local requests that failed or returned >= 400
+    seconds: float
+
+
+def _chromium() -> str:
+    candidates = [os.environ.get("LOSSCOOKBOOK_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                  shutil.which("chromium-browser")]
+    for path in candidates:
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    pytest.skip("no Chromium found (install Debian's `chromium`, or set LOSSCOOKBOOK_CHROMIUM)")
+
+
+def _sync_playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Playwright is not installed (pip install -e '.[test]')")
+    return sync_playwright
+
+
+def _toc_pages() -> list[str]:
+    """The book's pages in table-of-contents order, as paths relative to the HTML root."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [entry["file"] for entry in part.get("chapters", [])]
+    return [f"{name}.html" for name in files]
+
+
+def _chapters() -> list[str]:
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return [entry["file"] for part in toc["parts"] if part.get("caption") == "Chapters" for entry in part["chapters"]]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # the browser cancels loads when it moves on to the next page: not an error of the book
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+@pytest.fixture(scope="module")
+def server():
+    """Serve the built book on 127.0.0.1 at a free port for this module."""
+    assert (HTML / "index.html").exists(), f"{HTML} missing: run the book build first (make book)"
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    httpd = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    sync_playwright = _sync_playwright()
+    _chromium()
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    """One headless Chromium for the module."""
+    browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+def _visit(page, url: str, report: PageReport) -> None:
+    response = page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
+    assert response is not None and response.ok, f"{url}: HTTP {response.status if response else 'no response'}"
+    has_mathjax = page.evaluate("() => !!document.querySelector('script[src*=\"mathjax\"]')")
+    if has_mathjax:
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                               timeout=TIMEOUT_MS)
+        page.evaluate("() => MathJax.startup.promise.then(() => true)")
+    report.math = page.evaluate(_MATH_JS)
+    report.math["has_mathjax"] = has_mathjax
+    report.images = page.evaluate(_IMAGES_JS)
+    report.cjk_chars = page.evaluate(_CJK_CHARS_JS)
+    report.cjk_missing = page.evaluate(_TOFU_JS, report.cjk_chars) if report.cjk_chars else []
+    found = page.evaluate(_LINKS_JS)
+    report.links = found["links"]
+    report.ids = set(found["ids"])
+
+
+def _local_path(url: str, base: str) -> str | None:
+    """The file path (relative to the HTML root) a local URL points to, or None for other hosts."""
+    if not url.startswith(base):
+        return None
+    path = unquote(urlsplit(url).path)[1:]
+    if path == "" or path.endswith("/"):
+        path += "index.html"
+    return path
+
+
+def crawl(browser, base: str, pages: list[str], *, screenshots: dict[str, Path]) -> Crawl:
+    """Visit ``pages`` (paths relative to the HTML root) one after the other in one browser tab."""
+    start = time.perf_counter()
+    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+    external: list = []
+    failed: list = []
+    current = {"page": None}
+    reports: dict[str, PageReport] = {}
+
+    def on_route(route):
+        external.append((current["page"], route.request.url))
+        route.abort()
+
+    # every URL outside the local server (a pattern, so local requests are not intercepted one by one)
+    context.route(re.compile("^(?!" + re.escape(base) + ")"), on_route)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+
+    def on_pageerror(error):
+        reports[current["page"]].js_errors.append(f"uncaught: {error}")
+
+    def on_console(message):
+        # A failed resource load is reported as a console error too; requests are checked apart.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            reports[current["page"]].js_errors.append(f"console: {message.text}")
+
+    def on_response(response):
+        if response.url.startswith(base) and response.status >= 400:
+            failed.append((current["page"], response.url, f"HTTP {response.status}"))
+
+    def on_requestfailed(request):
+        # ERR_ABORTED: a load the page itself cancelled (e.g. a prefetch cut short by the next visit)
+        if request.url.startswith(base) and request.failure != "net::ERR_ABORTED":
+            failed.append((current["page"], request.url, request.failure))
+
+    page.on("pageerror", on_pageerror)
+    page.on("console", on_console)
+    page.on("response", on_response)
+    page.on("requestfailed", on_requestfailed)
+
+    def visit(name: str, url: str) -> None:
+        current["page"] = name
+        reports[name] = PageReport(url=url)
+        t0 = time.perf_counter()
+        _visit(page, url, reports[name])
+        if name in screenshots:
+            screenshots[name].parent.mkdir(parents=True, exist_ok=True)
+            # JPEG: a chapter is ~30000 px tall, and PNG-encoding that takes twice as long
+            page.screenshot(path=str(screenshots[name]), full_page=True, type="jpeg", quality=80)
+            reports[name].screenshot = screenshots[name]
+        reports[name].seconds = time.perf_counter() - t0
+
+    for name in pages:
+        visit(name, base + name)
+    context.close()
+    return Crawl(base=base, pages=reports, external=external, failed=failed,
+                 seconds=time.perf_counter() - start)
+
+
+@pytest.fixture(scope="module")
+def book(browser, server) -> Crawl:
+    pages = _toc_pages() + ["genindex.html", "py-modindex.html", "search.html?q=focal"]
+    pages = [p for p in pages if (HTML / p.split("?")[0]).is_file() or p.startswith("book/")]
+    shots = {f"{chapter}.html": SCREENSHOTS / f"{Path(chapter).name}.jpg" for chapter in _chapters()}
+    for old in SCREENSHOTS.glob("*.jpg"):
+        old.unlink()
+    result = crawl(browser, server, pages, screenshots=shots)
+    slowest = sorted(result.pages.items(), key=lambda kv: -kv[1].seconds)[:5]
+    print(f"\nbrowser: {len(result.pages)} pages in {result.seconds:.1f} s (slowest: "
+          + ", ".join(f"{name} {r.seconds:.1f} s" for name, r in slowest) + f"); screenshots in {SCREENSHOTS}")
+    return result
+
+
+def _fail_if(problems: list[str], what: str) -> None:
+    if problems:
+        pytest.fail(f"{len(problems)} {what}:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+def test_every_toc_page_was_visited(book):
+    missing = [p for p in _toc_pages() if p not in book.pages]
+    assert not missing, f"pages of the table of contents not visited: {missing}"
+
+
+def test_mathjax_rendered_every_formula(book):
+    problems = []
+    for name, r in book.pages.items():
+        m = r.math
+        if m["expected"] and not m["has_mathjax"]:
+            problems.append(f"{name}: {m['expected']} formulas but no MathJax script")
+        if m["rendered"] != m["expected"]:
+            problems.append(f"{name}: {m['rendered']} rendered formulas (mjx-container), the HTML has {m['expected']}")
+        problems += [f"{name}: raw TeX delimiter left in the text: {t!r}" for t in m["leftovers"]]
+        problems += [f"{name}: MathJax error: {e}" for e in m["errors"]]
+    _fail_if(problems, "math problems")
+    assert sum(r.math["rendered"] for _, r in book.pages.items()) > 0, "no formula rendered anywhere"
+
+
+def test_every_image_is_loaded_with_a_size(book):
+    problems = []
+    for name, r in book.pages.items():
+        for img in r.images:
+            src = img["src"].removeprefix(book.base)
+            if not img["complete"] or min(img["natural"]) <= 0:
+                problems.append(f"{name}: image not loaded: {src} (natural size {img['natural']})")
+            elif img["inArticle"] and min(img["box"]) <= 0:
+                problems.append(f"{name}: image has an empty box: {src} (box {img['box']})")
+    _fail_if(problems, "image problems")
+    for chapter in _chapters():
+        images = [i for i in book.pages[f"{chapter}.html"].images if i["inArticle"] and "/_images/" in i["src"]]
+        assert images, f"{chapter}: no figure in the article"
+
+
+def test_no_request_leaves_the_local_server(book):
+    _fail_if([f"{page}: {url}" for page, url in book.external], "requests to other hosts (aborted)")
+
+
+def test_every_local_request_succeeds(book):
+    _fail_if([f"{page}: {url.removeprefix(book.base)}: {why}" for page, url, why in book.failed],
+             "failed local requests")
+
+
+def test_no_javascript_error(book):
+    _fail_if([f"{name}: {e}" for name, r in book.pages.items() for e in r.js_errors], "JavaScript errors")
+
+
+def test_chinese_text_renders_with_cjk_glyphs(book):
+    glossary = book.pages["book/glossary.html"]
+    assert len(glossary.cjk_chars) >= 20, f"the glossary shows too few Chinese characters: {glossary.cjk_chars}"
+    problems = [f"{name}: drawn as the missing-glyph box: {''.join(r.cjk_missing)}"
+                for name, r in book.pages.items() if r.cjk_missing]
+    _fail_if(problems, "pages with Chinese characters that have no glyph (install fonts-noto-cjk)")
+
+
+class _IdCollector(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if value and (key == "id" or (tag == "a" and key == "name")):
+                self.ids.add(value)
+
+
+@functools.cache
+def _static_ids(path: str) -> frozenset[str]:
+    """Element ids of a page the browser did not visit (a module's source listing): from its HTML."""
+    collector = _IdCollector()
+    collector.feed((HTML / path).read_text(encoding="utf-8"))
+    return frozenset(collector.ids)
+
+
+def test_internal_links_resolve(book):
+    problems = []
+    for name, r in book.pages.items():
+        for url in sorted(set(r.links)):
+            target, fragment = urldefrag(url)
+            path = _local_path(target, book.base)
+            if path is None:
+                continue
+            if not (HTML / path).is_file():
+                problems.append(f"{name}: {url.removeprefix(book.base)} -> no such file")
+            elif fragment and path.endswith(".html"):
+                ids = book.pages[path].ids if path in book.pages else _static_ids(path)
+                if unquote(fragment) not in ids:
+                    problems.append(f"{name}: {url.removeprefix(book.base)} -> no element with id {unquote(fragment)!r}")
+    _fail_if(problems, "broken internal links")
+
+
+def test_a_screenshot_of_every_chapter(book):
+    Image = pytest.importorskip("PIL.Image")
+    for chapter in _chapters():
+        shot = book.pages[f"{chapter}.html"].screenshot
+        assert shot is not None and shot.is_file(), f"no screenshot of {chapter}"
+        with Image.open(shot) as image:
+            assert image.format == "JPEG"
+            width, height = image.size
+        assert width == VIEWPORT["width"] and height > VIEWPORT["height"], f"{shot}: {width}x{height}"
+
+
+_NO_CJK_FONTS = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig><dir>{dir}</dir><cachedir>{cache}</cachedir></fontconfig>
+"""
+
+
+def test_the_cjk_check_fails_without_a_cjk_font(playwright, server):
+    """The tofu check is not vacuous: with fontconfig limited to DejaVu, it reports the glossary's terms."""
+    dejavu = Path("/usr/share/fonts/truetype/dejavu")
+    if not dejavu.is_dir():
+        pytest.skip("fonts-dejavu-core is not installed; the font-less control needs it")
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = Path(tmp) / "fonts.conf"
+        conf.write_text(_NO_CJK_FONTS.format(dir=dejavu, cache=Path(tmp) / "cache"), encoding="utf-8")
+        env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS, env=env)
+        try:
+            page = browser.new_page()
+            page.route(lambda url: not url.startswith(server), lambda route: route.abort())
+            page.goto(server + "book/glossary.html", wait_until="load")
+            chars = page.evaluate(_CJK_CHARS_JS)
+            missing = page.evaluate(_TOFU_JS, chars)
+        finally:
+            browser.close()
+    assert len(chars) >= 20
+    assert set(missing) >= {ch for ch, _ in chars if "\u4e00" <= ch <= "\u9fff"}, (
+        f"without a CJK font only {len(missing)} of {len(chars)} characters were flagged")
