@@ -26,6 +26,7 @@ to use another Chromium binary.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import html.parser
 import http.server
@@ -195,7 +196,8 @@ class PageReport:
 
 @dataclass
 class Crawl:
-    base: str
+    root: Path  # the folder served
+    base: str  # its URL
     pages: dict  # page path relative to HTML -> PageReport
     external: list  # (page, url) of requests to other hosts, all aborted
     failed: list  # (page, url, reason) of local requests that failed or returned >= 400
@@ -253,12 +255,10 @@ class _Server(http.server.ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-@pytest.fixture(scope="module")
-def server():
-    """Serve the built book on 127.0.0.1 at a free port for this module."""
-    assert (HTML / "index.html").exists(), f"{HTML} missing: run the book build first (make book)"
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
-    httpd = _Server(("127.0.0.1", 0), handler)
+@contextlib.contextmanager
+def _serve(root: Path):
+    """Serve ``root`` on 127.0.0.1 at a free port; yields the base URL."""
+    httpd = _Server(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -267,6 +267,14 @@ def server():
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The built book, served for this module."""
+    assert (HTML / "index.html").exists(), f"{HTML} missing: run the book build first (make book)"
+    with _serve(HTML) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -288,13 +296,13 @@ def browser(playwright):
 def _visit(page, url: str, report: PageReport) -> None:
     response = page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
     assert response is not None and response.ok, f"{url}: HTTP {response.status if response else 'no response'}"
-    has_mathjax = page.evaluate("() => !!document.querySelector('script[src*=\"mathjax\"]')")
-    if has_mathjax:
-        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                               timeout=TIMEOUT_MS)
-        page.evaluate("() => MathJax.startup.promise.then(() => true)")
+    # "load" comes after the deferred MathJax script has run, so its startup object exists by now
+    has_mathjax, started = page.evaluate(
+        "() => [!!document.querySelector('script[src*=\"mathjax\"]'), !!(window.MathJax && MathJax.startup)]")
+    if started:
+        page.evaluate("() => MathJax.startup.promise.then(() => true)")  # the initial typesetting
     report.math = page.evaluate(_MATH_JS)
-    report.math["has_mathjax"] = has_mathjax
+    report.math["has_mathjax"] = has_mathjax and started
     report.images = page.evaluate(_IMAGES_JS)
     report.cjk_chars = page.evaluate(_CJK_CHARS_JS)
     report.cjk_missing = page.evaluate(_TOFU_JS, report.cjk_chars) if report.cjk_chars else []
@@ -328,8 +336,8 @@ def _local_path(url: str, base: str) -> str | None:
     return path
 
 
-def crawl(browser, base: str, pages: list[str], *, screenshots: dict[str, Path]) -> Crawl:
-    """Visit ``pages`` (paths relative to the HTML root) one after the other in one browser tab."""
+def crawl(browser, root: Path, base: str, pages: list[str], *, screenshots: dict[str, Path]) -> Crawl:
+    """Visit ``pages`` (paths relative to ``root``, served at ``base``) one after the other in one tab."""
     start = time.perf_counter()
     context = browser.new_context(viewport=VIEWPORT, service_workers="block")
     external: list = []
@@ -382,7 +390,7 @@ def crawl(browser, base: str, pages: list[str], *, screenshots: dict[str, Path])
     for name in pages:
         visit(name, base + name)
     context.close()
-    return Crawl(base=base, pages=reports, external=external, failed=failed,
+    return Crawl(root=root, base=base, pages=reports, external=external, failed=failed,
                  seconds=time.perf_counter() - start)
 
 
@@ -393,7 +401,7 @@ def book(browser, server) -> Crawl:
     shots = {f"{chapter}.html": SCREENSHOTS / f"{Path(chapter).name}.jpg" for chapter in _chapters()}
     for old in SCREENSHOTS.glob("*.jpg"):
         old.unlink()
-    result = crawl(browser, server, pages, screenshots=shots)
+    result = crawl(browser, HTML, server, pages, screenshots=shots)
     slowest = sorted(result.pages.items(), key=lambda kv: -kv[1].seconds)[:5]
     print(f"\nbrowser: {len(result.pages)} pages in {result.seconds:.1f} s (slowest: "
           + ", ".join(f"{name} {r.seconds:.1f} s" for name, r in slowest) + f"); screenshots in {SCREENSHOTS}")
@@ -405,59 +413,49 @@ def _fail_if(problems: list[str], what: str) -> None:
         pytest.fail(f"{len(problems)} {what}:\n  " + "\n  ".join(problems), pytrace=False)
 
 
-def test_every_toc_page_was_visited(book):
-    missing = [p for p in _toc_pages() if p not in book.pages]
-    assert not missing, f"pages of the table of contents not visited: {missing}"
+# ---- what each check finds in a crawl (one list of readable problems per check)
 
 
-def test_mathjax_rendered_every_formula(book):
+def math_problems(crawl: Crawl) -> list[str]:
     problems = []
-    for name, r in book.pages.items():
+    for name, r in crawl.pages.items():
         m = r.math
         if m["expected"] and not m["has_mathjax"]:
-            problems.append(f"{name}: {m['expected']} formulas but no MathJax script")
+            problems.append(f"{name}: {m['expected']} formulas but MathJax is not loaded")
         if m["rendered"] != m["expected"]:
             problems.append(f"{name}: {m['rendered']} rendered formulas (mjx-container), the HTML has {m['expected']}")
         problems += [f"{name}: raw TeX delimiter left in the text: {t!r}" for t in m["leftovers"]]
         problems += [f"{name}: MathJax error: {e}" for e in m["errors"]]
-    _fail_if(problems, "math problems")
-    assert sum(r.math["rendered"] for _, r in book.pages.items()) > 0, "no formula rendered anywhere"
+    return problems
 
 
-def test_every_image_is_loaded_with_a_size(book):
+def image_problems(crawl: Crawl) -> list[str]:
     problems = []
-    for name, r in book.pages.items():
+    for name, r in crawl.pages.items():
         for img in r.images:
-            src = img["src"].removeprefix(book.base)
+            src = img["src"].removeprefix(crawl.base)
             if not img["complete"] or min(img["natural"]) <= 0:
                 problems.append(f"{name}: image not loaded: {src} (natural size {img['natural']})")
             elif img["inArticle"] and min(img["box"]) <= 0:
                 problems.append(f"{name}: image has an empty box: {src} (box {img['box']})")
-    _fail_if(problems, "image problems")
-    for chapter in _chapters():
-        images = [i for i in book.pages[f"{chapter}.html"].images if i["inArticle"] and "/_images/" in i["src"]]
-        assert images, f"{chapter}: no figure in the article"
+    return problems
 
 
-def test_no_request_leaves_the_local_server(book):
-    _fail_if([f"{page}: {url}" for page, url in book.external], "requests to other hosts (aborted)")
+def external_request_problems(crawl: Crawl) -> list[str]:
+    return [f"{page}: {url}" for page, url in crawl.external]
 
 
-def test_every_local_request_succeeds(book):
-    _fail_if([f"{page}: {url.removeprefix(book.base)}: {why}" for page, url, why in book.failed],
-             "failed local requests")
+def failed_request_problems(crawl: Crawl) -> list[str]:
+    return [f"{page}: {url.removeprefix(crawl.base)}: {why}" for page, url, why in crawl.failed]
 
 
-def test_no_javascript_error(book):
-    _fail_if([f"{name}: {e}" for name, r in book.pages.items() for e in r.js_errors], "JavaScript errors")
+def javascript_problems(crawl: Crawl) -> list[str]:
+    return [f"{name}: {e}" for name, r in crawl.pages.items() for e in r.js_errors]
 
 
-def test_chinese_text_renders_with_cjk_glyphs(book):
-    glossary = book.pages["book/glossary.html"]
-    assert len(glossary.cjk_chars) >= 20, f"the glossary shows too few Chinese characters: {glossary.cjk_chars}"
-    problems = [f"{name}: drawn as the missing-glyph box: {''.join(r.cjk_missing)}"
-                for name, r in book.pages.items() if r.cjk_missing]
-    _fail_if(problems, "pages with Chinese characters that have no glyph (install fonts-noto-cjk)")
+def cjk_problems(crawl: Crawl) -> list[str]:
+    return [f"{name}: drawn as the missing-glyph box: {''.join(r.cjk_missing)}"
+            for name, r in crawl.pages.items() if r.cjk_missing]
 
 
 class _IdCollector(html.parser.HTMLParser):
@@ -472,28 +470,71 @@ class _IdCollector(html.parser.HTMLParser):
 
 
 @functools.cache
-def _static_ids(path: str) -> frozenset[str]:
+def _static_ids(file: Path) -> frozenset[str]:
     """Element ids of a page the browser did not visit (a module's source listing): from its HTML."""
     collector = _IdCollector()
-    collector.feed((HTML / path).read_text(encoding="utf-8"))
+    collector.feed(file.read_text(encoding="utf-8"))
     return frozenset(collector.ids)
 
 
-def test_internal_links_resolve(book):
+def link_problems(crawl: Crawl) -> list[str]:
     problems = []
-    for name, r in book.pages.items():
+    for name, r in crawl.pages.items():
         for url in sorted(set(r.links)):
             target, fragment = urldefrag(url)
-            path = _local_path(target, book.base)
+            path = _local_path(target, crawl.base)
             if path is None:
                 continue
-            if not (HTML / path).is_file():
-                problems.append(f"{name}: {url.removeprefix(book.base)} -> no such file")
+            shown = url.removeprefix(crawl.base)
+            if not (crawl.root / path).is_file():
+                problems.append(f"{name}: {shown} -> no such file")
             elif fragment and path.endswith(".html"):
-                ids = book.pages[path].ids if path in book.pages else _static_ids(path)
+                ids = crawl.pages[path].ids if path in crawl.pages else _static_ids(crawl.root / path)
                 if unquote(fragment) not in ids:
-                    problems.append(f"{name}: {url.removeprefix(book.base)} -> no element with id {unquote(fragment)!r}")
-    _fail_if(problems, "broken internal links")
+                    problems.append(f"{name}: {shown} -> no element with id {unquote(fragment)!r}")
+    return problems
+
+
+# ---- the tests
+
+
+def test_every_toc_page_was_visited(book):
+    missing = [p for p in _toc_pages() if p not in book.pages]
+    assert not missing, f"pages of the table of contents not visited: {missing}"
+
+
+def test_mathjax_rendered_every_formula(book):
+    _fail_if(math_problems(book), "math problems")
+    assert sum(r.math["rendered"] for r in book.pages.values()) > 0, "no formula rendered anywhere"
+
+
+def test_every_image_is_loaded_with_a_size(book):
+    _fail_if(image_problems(book), "image problems")
+    for chapter in _chapters():
+        images = [i for i in book.pages[f"{chapter}.html"].images if i["inArticle"] and "/_images/" in i["src"]]
+        assert images, f"{chapter}: no figure in the article"
+
+
+def test_no_request_leaves_the_local_server(book):
+    _fail_if(external_request_problems(book), "requests to other hosts (aborted)")
+
+
+def test_every_local_request_succeeds(book):
+    _fail_if(failed_request_problems(book), "failed local requests")
+
+
+def test_no_javascript_error(book):
+    _fail_if(javascript_problems(book), "JavaScript errors")
+
+
+def test_chinese_text_renders_with_cjk_glyphs(book):
+    glossary = book.pages["book/glossary.html"]
+    assert len(glossary.cjk_chars) >= 20, f"the glossary shows too few Chinese characters: {glossary.cjk_chars}"
+    _fail_if(cjk_problems(book), "pages with Chinese characters that have no glyph (install fonts-noto-cjk)")
+
+
+def test_internal_links_resolve(book):
+    _fail_if(link_problems(book), "broken internal links")
 
 
 def test_a_screenshot_of_every_chapter(book):
@@ -506,6 +547,46 @@ def test_a_screenshot_of_every_chapter(book):
             width, height = image.size
         expected = round(VIEWPORT["width"] * SCREENSHOT_SCALE)
         assert width == expected and height > 2 * VIEWPORT["height"] * SCREENSHOT_SCALE, f"{shot}: {width}x{height}"
+
+
+_BROKEN_PAGE = r"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>broken</title>
+<script src="https://cdn.example.invalid/lib.js"></script>
+</head><body><article>
+<p class="math">\(x^2\)</p>
+<p>$$\sum_i a_i$$</p>
+<img src="missing.png" alt="missing">
+<img src="dot.png" alt="hidden" style="display: none">
+<img src="dot.png" alt="fine">
+<a href="gone.html">a page that does not exist</a>
+<a href="#nowhere">a fragment that does not exist</a>
+<a href="index.html#here">a fragment that exists</a><span id="here"></span>
+<script>console.error("something went wrong");</script>
+<script>throw new Error("boom");</script>
+</article></body></html>
+"""
+
+
+def test_the_checks_catch_a_broken_page(browser, tmp_path):
+    """Every check finds what it is for on a page built to fail them all (and nothing on a fine image)."""
+    Image = pytest.importorskip("PIL.Image")
+    (tmp_path / "index.html").write_text(_BROKEN_PAGE, encoding="utf-8")
+    Image.new("RGB", (4, 3), "red").save(tmp_path / "dot.png")
+    with _serve(tmp_path) as base:
+        found = crawl(browser, tmp_path, base, ["index.html"], screenshots={})
+
+    def one_each(problems: list[str], *needles: str) -> None:
+        assert len(problems) == len(needles), problems
+        for needle in needles:
+            assert any(needle in p for p in problems), (needle, problems)
+
+    one_each(math_problems(found), "2 formulas but MathJax is not loaded", "0 rendered formulas",
+             r"'\\(x^2\\)'", r"'$$\\sum_i a_i$$'")
+    one_each(image_problems(found), "not loaded: missing.png", "empty box: dot.png")
+    one_each(external_request_problems(found), "https://cdn.example.invalid/lib.js")
+    one_each(failed_request_problems(found), "missing.png: HTTP 404")
+    one_each(javascript_problems(found), "uncaught: boom", "console: something went wrong")
+    one_each(link_problems(found), "gone.html -> no such file", "#nowhere -> no element with id 'nowhere'")
 
 
 _FONTS_CONF = """<?xml version="1.0"?>
