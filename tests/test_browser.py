@@ -199,7 +199,8 @@ class Crawl:
     root: Path  # the folder served
     base: str  # its URL
     pages: dict  # page path relative to HTML -> PageReport
-    external: list  # (page, url) of requests to other hosts, all aborted
+    requests: list  # (page, url) of every request the pages made
+    external: list  # (page, url) of the requests to other hosts, all aborted
     failed: list  # (page, url, reason) of local requests that failed or returned >= 400
     seconds: float
 
@@ -350,14 +351,19 @@ def crawl(browser, root: Path, base: str, pages: list[str], *, screenshots: dict
     """Visit ``pages`` (paths relative to ``root``, served at ``base``) one after the other in one tab."""
     start = time.perf_counter()
     context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+    requests: list = []
     external: list = []
     failed: list = []
     current = {"page": None}
     reports: dict[str, PageReport] = {}
 
+    def on_request(request):
+        requests.append((current["page"], request.url))
+        if not request.url.startswith((base, "data:", "blob:", "about:")):
+            external.append((current["page"], request.url))
+
     def on_route(route):
-        external.append((current["page"], route.request.url))
-        route.abort()
+        route.abort()  # recorded by on_request; aborted so that nothing waits on the network
 
     # every URL outside the local server (a pattern, so local requests are not intercepted one by one)
     context.route(re.compile("^(?!" + re.escape(base) + ")"), on_route)
@@ -382,6 +388,7 @@ def crawl(browser, root: Path, base: str, pages: list[str], *, screenshots: dict
         if request.url.startswith(base) and request.failure != "net::ERR_ABORTED":
             failed.append((current["page"], request.url, request.failure))
 
+    page.on("request", on_request)
     page.on("pageerror", on_pageerror)
     page.on("console", on_console)
     page.on("response", on_response)
@@ -400,7 +407,7 @@ def crawl(browser, root: Path, base: str, pages: list[str], *, screenshots: dict
     for name in pages:
         visit(name, base + name)
     context.close()
-    return Crawl(root=root, base=base, pages=reports, external=external, failed=failed,
+    return Crawl(root=root, base=base, pages=reports, requests=requests, external=external, failed=failed,
                  seconds=time.perf_counter() - start)
 
 
@@ -413,7 +420,7 @@ def book(browser, server) -> Crawl:
         old.unlink()
     result = crawl(browser, HTML, server, pages, screenshots=shots)
     slowest = sorted(result.pages.items(), key=lambda kv: -kv[1].seconds)[:5]
-    print(f"\nbrowser: {len(result.pages)} pages in {result.seconds:.1f} s (slowest: "
+    print(f"\nbrowser: {len(result.pages)} pages, {len(result.requests)} requests in {result.seconds:.1f} s (slowest: "
           + ", ".join(f"{name} {r.seconds:.1f} s" for name, r in slowest) + f"); screenshots in {SCREENSHOTS}")
     return result
 
@@ -595,6 +602,7 @@ def test_the_checks_catch_a_broken_page(browser, tmp_path):
              r"'\\(x^2\\)'", r"'$$\\sum_i a_i$$'")
     one_each(image_problems(found), "not loaded: missing.png", "empty box: dot.png")
     one_each(external_request_problems(found), "https://cdn.example.invalid/lib.js")
+    assert len(found.requests) == 5, found.requests  # the page, the fetch of its HTML, the script, two images
     one_each(failed_request_problems(found), "missing.png: HTTP 404")
     one_each(javascript_problems(found), "uncaught: boom", "console: something went wrong")
     one_each(link_problems(found), "gone.html -> no such file", "#nowhere -> no element with id 'nowhere'")
