@@ -1,10 +1,9 @@
 """The built book in a real browser: headless Chromium driven by Playwright.
 
 Run by `make test` right after the strict book build (marker ``built_book``). A local HTTP server
-on 127.0.0.1 serves ``_build/html``; one browser visits every page of the book once (the pages of
-the table of contents, the general and module indexes, the search page with a query, and every
-page an internal link with a ``#fragment`` points to) and records what it finds. The tests below
-then check, page by page:
+on 127.0.0.1 serves ``_build/html``; one browser tab visits every page of the book once (the pages
+of the table of contents, the general and module indexes, the search page with a query) and
+records what it finds. The tests below then check, page by page:
 
 - MathJax has typeset every formula: as many ``mjx-container`` elements as the page's HTML has
   formulas, none of them a TeX error, and no raw ``$$``, ``\\(`` or ``\\[`` left in the visible text;
@@ -13,10 +12,13 @@ then check, page by page:
   request succeeds;
 - no JavaScript error (uncaught exceptions and console errors);
 - the Chinese text renders with real glyphs, not the missing-glyph box ("tofu");
-- every internal link points to an existing file, and its ``#fragment`` to an element id there.
+- every internal link points to an existing file, and its ``#fragment`` to an element id there
+  (in the rendered page; for pages not opened, such as the module source listings, in their HTML).
 
-A full-page screenshot of every chapter (JPEG, at half scale) is saved to ``_build/screenshots/<chapter>.jpg`` (outside
-``_build/html``, so the published site does not carry them).
+A full-page screenshot of every chapter (JPEG, at half scale) is saved to
+``_build/screenshots/<chapter>.jpg`` (outside ``_build/html``, so the published site does not
+carry them). Two more tests show that the checks can fail: a page built to break every rule, and
+the glossary drawn with every installed font except the CJK ones.
 
 Chromium comes from the system (Debian's ``chromium``; Playwright's own browser download is not
 used). Without Playwright or Chromium the tests skip and say why; set ``LOSSCOOKBOOK_CHROMIUM``
@@ -49,8 +51,9 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
-# Chromium must not try to reach Google's services on its own (they are refused here, and CI
-# must not depend on them); the sandbox needs user namespaces that containers often lack.
+# Chromium must not try to reach Google's services on its own (CI machines may have no route to
+# them, and the test must not depend on them); the sandbox needs user namespaces that containers
+# often lack.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
