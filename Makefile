@@ -56,10 +56,11 @@ notebooks: $(STAMP)
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --durations=0 -p no:cacheprovider book
 
 # strict build: every warning is an error, every reference must resolve
-# then check the built pages (API names, local MathJax, figures, citations, Colab buttons)
+# then check the built pages (API names, local MathJax, figures, citations, Colab buttons), and
+# open every page in headless Chromium (skipped, with the reason shown by -rs, without Chromium)
 book-strict: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html --all -W -n --keep-going
-	$(BIN)/python -m pytest -m built_book tests/test_built_book.py -q -p no:cacheprovider
+	$(BIN)/python -m pytest -m built_book tests/test_built_book.py tests/test_browser.py -q -rs -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
