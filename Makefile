@@ -40,6 +40,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $@
 
 book: $(STAMP)
+	-$(BIN)/python tools/execute_book.py
 	$(BIN)/jupyter-book build . --builder html
 	@echo
 	@echo "The book: $(abspath $(BOOK_HTML))/index.html"
@@ -55,10 +56,13 @@ notebooks: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --durations=0 -p no:cacheprovider book
 
+# tools/execute_book.py first runs the chapters one per core into the build's execution cache
+# (a failing chapter is left to the build, which runs it again and reports it)
 # strict build: every warning is an error, every reference must resolve
 # then check the built pages (API names, local MathJax, figures, citations, Colab buttons), and
 # open every page in headless Chromium (skipped, with the reason shown by -rs, without Chromium)
 book-strict: $(STAMP)
+	-$(BIN)/python tools/execute_book.py
 	$(BIN)/jupyter-book build . --builder html --all -W -n --keep-going
 	$(BIN)/python -m pytest -m built_book tests/test_built_book.py tests/test_browser.py -q -rs -p no:cacheprovider
 
