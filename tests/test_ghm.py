@@ -400,3 +400,24 @@ def test_mean_over_millions_of_logits_keeps_float32_accuracy():
     bce = torch.nn.functional.softplus(x64) - x64 * y64
     expected = (beta * bce).sum() / n
     torch.testing.assert_close(lc.ghmc_loss(x, y, bins=bins).double(), expected, rtol=2e-6, atol=0)
+
+
+def test_blocked_cpu_path_equals_the_plain_one():
+    # large CPU inputs run block by block; any shape, a partial last block, the same numbers
+    from losscookbook import ghm
+
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(3, ghm._CPU_BLOCK + 1234, generator=g) * 4
+    y = (torch.rand(x.shape, generator=g) < 0.2).float()
+    blocked = ghm._ghmc_elementwise_blocked(x, y, 30)
+    plain = ghm._ghmc_elementwise(x, y, 30)
+    for a, b in zip(blocked, plain):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert x.numel() > ghm._CPU_BLOCK  # so ghmc_loss itself takes the blocked path here
+    leaf = x.clone().requires_grad_()
+    lc.ghmc_loss(leaf, y, bins=30).backward()
+    grad = leaf.grad
+    x64 = x.double().requires_grad_()
+    lc.ghmc_loss(x64, y.double(), bins=30).backward()
+    torch.testing.assert_close(grad.double(), x64.grad, rtol=1e-5, atol=1e-12)
