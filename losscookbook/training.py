@@ -82,6 +82,13 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+def _optimizer(model: nn.Module, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """Adam, or SGD with momentum 0.9, over the model's parameters."""
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+
+
 def fit(
     model: nn.Module,
     loss_fn: Callable[[Tensor, Tensor], Tensor],
@@ -121,12 +128,7 @@ def fit(
     C.check_choice(optimizer, "optimizer", ("adam", "sgd"))
     device = next(model.parameters()).device
     X, y = X.to(device), y.to(device)
-    params = model.parameters()
-    opt: torch.optim.Optimizer
-    if optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    opt = _optimizer(model, optimizer, lr, weight_decay)
     n = X.shape[0]
     if batch_size is None and sampler is None:
         batch_size = n
@@ -851,12 +853,7 @@ def compare_losses(
                 seed_everything(seed)
                 model = model_fn().to(device)
                 loss_fn = _fresh_loss(loss, device)
-                params = model.parameters()
-                opt: torch.optim.Optimizer
-                if optimizer == "adam":
-                    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-                else:
-                    opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+                opt = _optimizer(model, optimizer, lr, weight_decay)
                 generator = torch.Generator().manual_seed(seed) if shuffle else None
                 model.train()
                 epoch_means = []
