@@ -223,9 +223,9 @@ def _weighted_bce(
     if valid is not None:
         weights = torch.where(valid, weights, torch.zeros_like(weights))
         bce = torch.where(valid, bce, torch.zeros_like(bce))
-    if reduction == "none":
-        return _WeightedBCE.apply(input, bce, slope, weights, torch.ones((), dtype=bce.dtype, device=bce.device), True)
     scale = torch.ones((), dtype=bce.dtype, device=bce.device)
+    if reduction == "none":
+        return _WeightedBCE.apply(input, bce, slope, weights, scale, True)
     if reduction == "mean":
         if count is None:
             count = bce.numel() if valid is None else valid.sum()

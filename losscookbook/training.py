@@ -326,14 +326,19 @@ def _balanced_accuracy(output: Tensor, target: Tensor) -> float:
     return _metrics.balanced_accuracy(prediction, target)
 
 
-def _one_vs_rest(ranking: Callable[[Tensor, Tensor], float], output: Tensor, target: Tensor) -> float:
-    """A binary ranking metric of the scores; for C >= 3 outputs its macro mean, one class against the rest."""
+def _one_vs_rest(
+    ranking: Callable[[Tensor, Tensor], float], output: Tensor, target: Tensor, *, needs_negatives: bool = False
+) -> float:
+    """A binary ranking metric of the scores; for C >= 3 outputs its macro mean, one class against the rest,
+    over the classes that occur in ``target`` (and, with ``needs_negatives``, do not fill it)."""
     z = _binary_logits(output)
     if z is not None:
         return ranking(z, target)
     scores = torch.log_softmax(output.double(), 1)
-    values = [ranking(scores[:, k], (target == k).long()) for k in range(output.shape[1]) if bool((target == k).any())]
-    return sum(values) / len(values)
+    counts = torch.bincount(target, minlength=output.shape[1])
+    largest = target.numel() - 1 if needs_negatives else target.numel()
+    classes = [k for k in range(output.shape[1]) if 0 < int(counts[k]) <= largest]
+    return sum(ranking(scores[:, k], (target == k).long()) for k in classes) / len(classes)
 
 
 def _average_precision(output: Tensor, target: Tensor) -> float:
@@ -341,12 +346,7 @@ def _average_precision(output: Tensor, target: Tensor) -> float:
 
 
 def _roc_auc(output: Tensor, target: Tensor) -> float:
-    z = _binary_logits(output)
-    if z is not None:
-        return _metrics.roc_auc(z, target)
-    scores = torch.log_softmax(output.double(), 1)
-    both = [k for k in range(output.shape[1]) if 0 < int((target == k).sum()) < target.numel()]
-    return sum(_metrics.roc_auc(scores[:, k], (target == k).long()) for k in both) / len(both)
+    return _one_vs_rest(_metrics.roc_auc, output, target, needs_negatives=True)
 
 
 def _ece(output: Tensor, target: Tensor) -> float:
@@ -870,15 +870,11 @@ def compare_losses(
                         seen += xb.shape[0]
                     epoch_means.append(float(total) / max(seen, 1))
                 history[name].append(epoch_means)
-                model.eval()
+                # one pass over val: the candidate's own loss and the metrics read the same outputs
+                raw, target = _outputs(model, val, device, None)
                 with torch.no_grad():
-                    total, seen = torch.zeros((), device=device), 0
-                    for xb, yb in _batches(val, 65536 if _is_pair(val) else None, None):
-                        xb, yb = xb.to(device), yb.to(device)
-                        total += loss_fn(model(xb), yb).detach().float() * xb.shape[0]
-                        seen += xb.shape[0]
-                    val_loss[name].append(float(total) / seen)
-                output, target = _outputs(model, val, device, predict_fn)
+                    val_loss[name].append(float(loss_fn(raw.to(device), target.to(device))))
+                output = raw if predict_fn is None else predict_fn(raw)
                 for m in names:
                     values[name][m].append(float(METRICS[m].fn(output, _check_metric_data(m, output, target, "val target"))))
                 if keep_models:
